@@ -1,0 +1,132 @@
+// GpuContext: the one object every kernel module receives. It owns the device, the pipeline cache
+// (keyed by kernel name + compile-time constants, never by shape), and per-dispatch uniform buffers.
+//
+// Recording model: a kernel module's `encode*` function appends one or more dispatches to a
+// GPUComputePassEncoder that the caller owns, so a whole forward pass is one command buffer.
+// Uniforms are written with queue.writeBuffer into a fresh small buffer per dispatch (taken from a
+// pool that is recycled only after the queue has finished the submission that used it), so many
+// dispatches with different shapes can share one submit.
+
+export interface PipelineKey {
+  /** shaders/<shader>.wgsl */
+  shader: string;
+  /** entry point, default 'main' */
+  entry?: string;
+  /** WGSL `override` constants (compile-time facts only: workgroup size, format, vector width). */
+  constants?: Record<string, number>;
+}
+
+export class GpuContext {
+  readonly device: GPUDevice;
+  private pipelines = new Map<string, GPUComputePipeline>();
+  private modules = new Map<string, GPUShaderModule>();
+  private freeUniforms: GPUBuffer[] = [];
+  private inFlightUniforms: GPUBuffer[] = [];
+  private shaderSource: (name: string) => string;
+
+  constructor(device: GPUDevice, shaderSource: (name: string) => string) {
+    this.device = device;
+    this.shaderSource = shaderSource;
+  }
+
+  pipeline(key: PipelineKey): GPUComputePipeline {
+    const entry = key.entry ?? 'main';
+    const consts = key.constants ?? {};
+    const id = `${key.shader}:${entry}:${Object.keys(consts).sort().map((k) => `${k}=${consts[k]}`).join(',')}`;
+    let p = this.pipelines.get(id);
+    if (!p) {
+      let module = this.modules.get(key.shader);
+      if (!module) {
+        module = this.device.createShaderModule({ label: key.shader, code: this.shaderSource(key.shader) });
+        this.modules.set(key.shader, module);
+      }
+      p = this.device.createComputePipeline({
+        label: id,
+        layout: 'auto',
+        compute: { module, entryPoint: entry, constants: consts },
+      });
+      this.pipelines.set(id, p);
+    }
+    return p;
+  }
+
+  /** A 256-byte uniform buffer holding `words` (u32/i32/f32 views over one ArrayBuffer). */
+  uniform(data: ArrayBuffer | ArrayBufferView): GPUBuffer {
+    const bytes = data instanceof ArrayBuffer ? data : data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength);
+    if (bytes.byteLength > 256) throw new Error('uniform block larger than 256 bytes');
+    const buf =
+      this.freeUniforms.pop() ??
+      this.device.createBuffer({ label: 'uniform', size: 256, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
+    this.device.queue.writeBuffer(buf, 0, bytes as ArrayBuffer);
+    this.inFlightUniforms.push(buf);
+    return buf;
+  }
+
+  /**
+   * Submit command buffers, then recycle the uniforms they used once the queue is done with them.
+   * Every caller that used uniform() must submit through here.
+   */
+  submit(cmds: GPUCommandBuffer[]): Promise<void> {
+    this.device.queue.submit(cmds);
+    const used = this.inFlightUniforms;
+    this.inFlightUniforms = [];
+    return this.device.queue.onSubmittedWorkDone().then(() => {
+      this.freeUniforms.push(...used);
+    });
+  }
+
+  bindGroup(pipeline: GPUComputePipeline, buffers: (GPUBuffer | { buffer: GPUBuffer; offset?: number; size?: number })[], group = 0): GPUBindGroup {
+    return this.device.createBindGroup({
+      layout: pipeline.getBindGroupLayout(group),
+      entries: buffers.map((b, i) => ({
+        binding: i,
+        resource: (b as { buffer?: GPUBuffer }).buffer ? (b as GPUBufferBinding) : { buffer: b as GPUBuffer },
+      })),
+    });
+  }
+
+  /** Create a storage buffer (usage STORAGE | COPY_SRC | COPY_DST), optionally filled. Size rounded up to 4. */
+  storage(sizeOrData: number | ArrayBufferView, label?: string): GPUBuffer {
+    const size = typeof sizeOrData === 'number' ? sizeOrData : sizeOrData.byteLength;
+    const buf = this.device.createBuffer({
+      label,
+      size: Math.max(16, Math.ceil(size / 4) * 4),
+      usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST,
+    });
+    if (typeof sizeOrData !== 'number') {
+      const view = sizeOrData;
+      const padded = view.byteLength % 4 === 0 ? view : (() => {
+        const p = new Uint8Array(Math.ceil(view.byteLength / 4) * 4);
+        p.set(new Uint8Array(view.buffer, view.byteOffset, view.byteLength));
+        return p;
+      })();
+      this.device.queue.writeBuffer(buf, 0, padded.buffer as ArrayBuffer, padded.byteOffset, padded.byteLength);
+    }
+    return buf;
+  }
+
+  /** Read back `bytes` bytes of a storage buffer. */
+  async read(buf: GPUBuffer, bytes = buf.size, offset = 0): Promise<ArrayBuffer> {
+    const staging = this.device.createBuffer({ size: Math.ceil(bytes / 4) * 4, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+    const enc = this.device.createCommandEncoder();
+    enc.copyBufferToBuffer(buf, offset, staging, 0, Math.ceil(bytes / 4) * 4);
+    await this.submit([enc.finish()]);
+    await staging.mapAsync(GPUMapMode.READ);
+    const out = staging.getMappedRange().slice(0, bytes);
+    staging.unmap();
+    staging.destroy();
+    return out;
+  }
+
+  async readF32(buf: GPUBuffer, count?: number): Promise<Float32Array> {
+    return new Float32Array(await this.read(buf, (count ?? buf.size / 4) * 4));
+  }
+}
+
+/** Workgroups needed to cover `n` items with `size` per group, split over y when x exceeds the limit. */
+export function dispatch1d(n: number, size: number, maxPerDim = 65535): [number, number] {
+  const groups = Math.ceil(n / size);
+  if (groups <= maxPerDim) return [Math.max(1, groups), 1];
+  const y = Math.ceil(groups / maxPerDim);
+  return [Math.ceil(groups / y), y];
+}
