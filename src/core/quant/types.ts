@@ -56,9 +56,22 @@ export const TYPE_INFO: Partial<Record<GGMLType, TypeInfo>> = {
   [GGMLType.Q5_K]: { name: 'Q5_K', blockSize: 256, typeSize: 176 },
   [GGMLType.Q6_K]: { name: 'Q6_K', blockSize: 256, typeSize: 210 },
   [GGMLType.Q8_K]: { name: 'Q8_K', blockSize: 256, typeSize: 292 },
+  [GGMLType.Q8_1]: { name: 'Q8_1', blockSize: 32, typeSize: 36 },
+  [GGMLType.IQ2_XXS]: { name: 'IQ2_XXS', blockSize: 256, typeSize: 66 },
+  [GGMLType.IQ2_XS]: { name: 'IQ2_XS', blockSize: 256, typeSize: 74 },
+  [GGMLType.IQ2_S]: { name: 'IQ2_S', blockSize: 256, typeSize: 82 },
+  [GGMLType.IQ3_XXS]: { name: 'IQ3_XXS', blockSize: 256, typeSize: 98 },
+  [GGMLType.IQ3_S]: { name: 'IQ3_S', blockSize: 256, typeSize: 110 },
+  [GGMLType.IQ1_S]: { name: 'IQ1_S', blockSize: 256, typeSize: 50 },
+  [GGMLType.IQ1_M]: { name: 'IQ1_M', blockSize: 256, typeSize: 56 },
+  [GGMLType.IQ4_NL]: { name: 'IQ4_NL', blockSize: 32, typeSize: 18 },
+  [GGMLType.IQ4_XS]: { name: 'IQ4_XS', blockSize: 256, typeSize: 136 },
+  [GGMLType.TQ1_0]: { name: 'TQ1_0', blockSize: 256, typeSize: 54 },
+  [GGMLType.TQ2_0]: { name: 'TQ2_0', blockSize: 256, typeSize: 66 },
   [GGMLType.I8]: { name: 'I8', blockSize: 1, typeSize: 1 },
   [GGMLType.I16]: { name: 'I16', blockSize: 1, typeSize: 2 },
   [GGMLType.I32]: { name: 'I32', blockSize: 1, typeSize: 4 },
+  [GGMLType.I64]: { name: 'I64', blockSize: 1, typeSize: 8 },
   [GGMLType.F64]: { name: 'F64', blockSize: 1, typeSize: 8 },
 };
 
@@ -80,4 +93,26 @@ export function rowBytes(t: GGMLType, n: number): number {
     throw new Error(`${info.name}: row length ${n} is not a multiple of the block size ${info.blockSize}`);
   }
   return (n / info.blockSize) * info.typeSize;
+}
+
+function infoOf(t: GGMLType): TypeInfo {
+  const info = TYPE_INFO[t];
+  if (!info) throw new Error(`unsupported tensor type ${typeName(t)}`);
+  return info;
+}
+
+/** Values per block (1 for plain element types). */
+export function blockSize(t: GGMLType): number {
+  return infoOf(t).blockSize;
+}
+
+/** Bytes per block. */
+export function blockBytes(t: GGMLType): number {
+  return infoOf(t).typeSize;
+}
+
+/** Storage cost in bits per weight, block scales included (Q4_0: 4.5, Q4_K: 4.5, Q6_K: 6.5625). */
+export function bitsPerWeight(t: GGMLType): number {
+  const info = infoOf(t);
+  return (info.typeSize * 8) / info.blockSize;
 }
