@@ -294,20 +294,20 @@ export function parseGguf(bytes: Uint8Array, opts: { headerOnly?: boolean } = {}
   const dataOffset = Math.ceil(r.pos / alignment) * alignment;
   const tensors: GgufTensorInfo[] = infos.map((t) => ({ ...t, absOffset: dataOffset + t.offset }));
   for (const t of tensors) {
-    if (t.offset % alignment !== 0) {
-      throw new LoadError(
-        'bad-header',
-        `GGUF: tensor "${t.name}" starts at data offset ${t.offset}, not a multiple of the alignment ${alignment}`,
-        'The file is corrupt.',
-      );
-    }
     if (!opts.headerOnly && t.absOffset + t.nbytes > bytes.length) {
       const need = tensors.reduce((m, x) => Math.max(m, x.absOffset + x.nbytes), 0);
       throw new LoadError(
         'truncated',
         `GGUF: truncated: tensor "${t.name}" needs bytes ${t.absOffset.toLocaleString('en-US')}..${(t.absOffset + t.nbytes).toLocaleString('en-US')} ` +
-          `but the file has ${fmtBytes(bytes.length)} (the header describes at least ${fmtBytes(need)})`,
+          `but the file has ${fmtBytes(bytes.length)} (expected at least ${fmtBytes(need)})`,
         'The file is incomplete: download it again and check its size.',
+      );
+    }
+    if (t.offset % alignment !== 0) {
+      throw new LoadError(
+        'bad-header',
+        `GGUF: tensor "${t.name}" starts at data offset ${t.offset}, not a multiple of the alignment ${alignment}`,
+        'The file is corrupt.',
       );
     }
   }

@@ -117,9 +117,10 @@ export function hasLlama2cHeader(bytes: Uint8Array): boolean {
 /**
  * Why `bytes` is not a llama2.c tokenizer file (int32 max_token_length, then records of float32 score,
  * int32 length <= max_token_length and the bytes, up to the end of the file), or null when it is one.
- * `truncated` is set when a record runs past the end of the file.
+ * `truncated` is set when a record runs past the end of the file or (given `vocabSize`, the checkpoint's)
+ * when there are fewer records than the vocabulary has tokens.
  */
-export function llama2cTokenizerProblem(bytes: Uint8Array): { why: string; truncated: boolean } | null {
+export function llama2cTokenizerProblem(bytes: Uint8Array, vocabSize?: number): { why: string; truncated: boolean } | null {
   if (bytes.length === 0) return { why: 'the file is empty', truncated: true };
   if (bytes.length < 4) return { why: `${fmtBytes(bytes.length)} is too short for the 4-byte header`, truncated: true };
   const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -140,7 +141,10 @@ export function llama2cTokenizerProblem(bytes: Uint8Array): { why: string; trunc
     p += 8 + len;
     n++;
   }
-  return n > 0 ? null : { why: 'it holds no tokens', truncated: false };
+  if (n === 0) return { why: 'it holds no tokens', truncated: true };
+  // run.c reads exactly vocab_size records.
+  if (vocabSize !== undefined && n < vocabSize) return { why: `it holds ${n} tokens but the checkpoint's vocabulary has ${vocabSize}`, truncated: true };
+  return null;
 }
 
 /** True when `bytes` walks exactly as a llama2.c tokenizer file. */
@@ -238,7 +242,7 @@ export function loadLlama2c(files: Llama2cFiles, opts: LoaderOptions = {}): Load
         'Add the llama2.c tokenizer .bin that belongs to this checkpoint.',
       );
     }
-    const problem = llama2cTokenizerProblem(tok);
+    const problem = llama2cTokenizerProblem(tok, h.vocabSize);
     if (problem) {
       const looks = describeBytes(tok);
       throw new LoadError(

@@ -78,10 +78,10 @@ interface Classified {
 export function classifyFile(f: InputFile): Classified {
   const n = lower(f.name);
   const b = f.bytes;
+  if (b.length === 0) throw new LoadError('empty', `${baseName(f.name)} is empty (0 bytes)`, 'The download or copy failed: get the file again.');
   if (b.length >= 4 && b[0] === 0x47 && b[1] === 0x47 && b[2] === 0x55 && b[3] === 0x46) return { file: f, role: 'gguf' };
   if (n.endsWith('.gguf')) return { file: f, role: 'gguf' }; // the parser explains what is wrong with it
   if (n.endsWith('.json') || looksLikeJson(b)) {
-    if (b.length === 0) throw new LoadError('empty', `${baseName(f.name)} is empty (0 bytes)`, 'The download or copy failed: get the file again.');
     const json = parseJson(f);
     let role: FileRole = 'other-json';
     if (n === 'config.json') role = 'config';
@@ -214,9 +214,6 @@ export function loadModelFromFiles(files: InputFile[], opts: LoaderOptions = {})
   }
   if (of('tokenizer-json').length > 0 || of('tokenizer-config').length > 0) {
     throw new LoadError('incomplete-files', 'only tokenizer files were given; the weights are missing', 'Add the model weights (.safetensors with config.json, or a .gguf).');
-  }
-  for (const c of cls) {
-    if (c.file.bytes.length === 0) throw new LoadError('empty', `${baseName(c.file.name)} is empty (0 bytes)`, 'The download or copy failed: get the file again.');
   }
   const desc = cls.map((c) => {
     const looks = describeBytes(c.file.bytes);
