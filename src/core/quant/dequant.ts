@@ -12,6 +12,7 @@
 
 import { GGMLType, TYPE_INFO, typeName } from './types.ts';
 import { f16Lut } from './half.ts';
+import { IQ1S_GRID, IQ2S_GRID, IQ2XS_GRID, IQ2XXS_GRID, IQ3S_GRID, IQ3XXS_GRID, expandGrid, type GridSpec } from './iq-grids.ts';
 
 const fr = Math.fround;
 
@@ -314,6 +315,206 @@ function iq4_xsDecode(src: Uint8Array, out: Float32Array, o: number, nb: number)
   }
 }
 
+
+// ---------------------------------------------------------------------------------------------------
+// i-quants with codebooks (dequantize_row_iq2_xxs ... iq1_m). Grids are expanded on first use.
+
+const gridCache = new Map<GridSpec, Int16Array>();
+function grid(g: GridSpec): Int16Array {
+  let t = gridCache.get(g);
+  if (!t) {
+    t = expandGrid(g);
+    gridCache.set(g, t);
+  }
+  return t;
+}
+
+let ksignsTable: Uint8Array | null = null;
+/** ggml's ksigns_iq2xs: 7 stored sign bits plus an 8th that makes the count of set bits even. */
+function ksigns(): Uint8Array {
+  if (!ksignsTable) {
+    const t = new Uint8Array(128);
+    for (let i = 0; i < 128; i++) {
+      let pop = 0;
+      for (let b = 0; b < 7; b++) pop += (i >> b) & 1;
+      t[i] = i | (pop & 1 ? 0x80 : 0);
+    }
+    ksignsTable = t;
+  }
+  return ksignsTable;
+}
+
+function u16(src: Uint8Array, p: number): number {
+  return src[p] | (src[p + 1] << 8);
+}
+
+function u32(src: Uint8Array, p: number): number {
+  return (src[p] | (src[p + 1] << 8) | (src[p + 2] << 16) | (src[p + 3] << 24)) >>> 0;
+}
+
+// IQ2_XXS: d f16 | qs 32 x u16 (per 32 values: 4 grid bytes, then a u32 of 4 x 7-bit sign codes + 4-bit scale)
+function iq2_xxsDecode(src: Uint8Array, out: Float32Array, o: number, nb: number): void {
+  const H = f16Lut();
+  const G = grid(IQ2XXS_GRID);
+  const KS = ksigns();
+  for (let b = 0, p = 0; b < nb; b++, p += 66) {
+    const d = H[u16(src, p)];
+    for (let ib = 0; ib < 8; ib++) {
+      const q = p + 2 + 8 * ib;
+      const aux1 = u32(src, q + 4);
+      const db = fr(fr(d * (0.5 + (aux1 >>> 28))) * 0.25);
+      for (let l = 0; l < 4; l++) {
+        const g = 8 * src[q + l];
+        const signs = KS[(aux1 >>> (7 * l)) & 127];
+        for (let j = 0; j < 8; j++) out[o++] = signs & (1 << j) ? -fr(db * G[g + j]) : fr(db * G[g + j]);
+      }
+    }
+  }
+}
+
+// IQ2_XS: d f16 | qs 32 x u16 (9-bit grid index, 7-bit sign code) | scales[8]
+function iq2_xsDecode(src: Uint8Array, out: Float32Array, o: number, nb: number): void {
+  const H = f16Lut();
+  const G = grid(IQ2XS_GRID);
+  const KS = ksigns();
+  for (let b = 0, p = 0; b < nb; b++, p += 74) {
+    const d = H[u16(src, p)];
+    for (let ib = 0; ib < 8; ib++) {
+      const sc = src[p + 66 + ib];
+      const db0 = fr(fr(d * (0.5 + (sc & 15))) * 0.25);
+      const db1 = fr(fr(d * (0.5 + (sc >> 4))) * 0.25);
+      for (let l = 0; l < 4; l++) {
+        const q = u16(src, p + 2 + 2 * (4 * ib + l));
+        const g = 8 * (q & 511);
+        const signs = KS[q >> 9];
+        const db = l < 2 ? db0 : db1;
+        for (let j = 0; j < 8; j++) out[o++] = signs & (1 << j) ? -fr(db * G[g + j]) : fr(db * G[g + j]);
+      }
+    }
+  }
+}
+
+// IQ2_S: d f16 | qs[32] grid low bytes | signs[32] | qh[8] | scales[8]
+function iq2_sDecode(src: Uint8Array, out: Float32Array, o: number, nb: number): void {
+  const H = f16Lut();
+  const G = grid(IQ2S_GRID);
+  for (let b = 0, p = 0; b < nb; b++, p += 82) {
+    const d = H[u16(src, p)];
+    for (let ib = 0; ib < 8; ib++) {
+      const sc = src[p + 74 + ib];
+      const db0 = fr(fr(d * (0.5 + (sc & 15))) * 0.25);
+      const db1 = fr(fr(d * (0.5 + (sc >> 4))) * 0.25);
+      const qh = src[p + 66 + ib];
+      for (let l = 0; l < 4; l++) {
+        const g = 8 * (src[p + 2 + 4 * ib + l] | ((qh << (8 - 2 * l)) & 0x300));
+        const signs = src[p + 34 + 4 * ib + l];
+        const db = l < 2 ? db0 : db1;
+        for (let j = 0; j < 8; j++) out[o++] = signs & (1 << j) ? -fr(db * G[g + j]) : fr(db * G[g + j]);
+      }
+    }
+  }
+}
+
+// IQ3_XXS: d f16 | qs[64] grid indices | 8 x u32 (4 x 7-bit sign codes + 4-bit scale)
+function iq3_xxsDecode(src: Uint8Array, out: Float32Array, o: number, nb: number): void {
+  const H = f16Lut();
+  const G = grid(IQ3XXS_GRID);
+  const KS = ksigns();
+  for (let b = 0, p = 0; b < nb; b++, p += 98) {
+    const d = H[u16(src, p)];
+    for (let ib = 0; ib < 8; ib++) {
+      const aux = u32(src, p + 66 + 4 * ib);
+      const db = fr(fr(d * (0.5 + (aux >>> 28))) * 0.5);
+      for (let l = 0; l < 4; l++) {
+        const signs = KS[(aux >>> (7 * l)) & 127];
+        const g1 = 4 * src[p + 2 + 8 * ib + 2 * l];
+        const g2 = 4 * src[p + 2 + 8 * ib + 2 * l + 1];
+        for (let j = 0; j < 4; j++) out[o + j] = signs & (1 << j) ? -fr(db * G[g1 + j]) : fr(db * G[g1 + j]);
+        for (let j = 0; j < 4; j++) out[o + 4 + j] = signs & (16 << j) ? -fr(db * G[g2 + j]) : fr(db * G[g2 + j]);
+        o += 8;
+      }
+    }
+  }
+}
+
+// IQ3_S: d f16 | qs[64] | qh[8] | signs[32] | scales[4]
+function iq3_sDecode(src: Uint8Array, out: Float32Array, o: number, nb: number): void {
+  const H = f16Lut();
+  const G = grid(IQ3S_GRID);
+  for (let b = 0, p = 0; b < nb; b++, p += 110) {
+    const d = H[u16(src, p)];
+    for (let ib = 0; ib < 8; ib++) {
+      const sc = src[p + 106 + (ib >> 1)];
+      const db = fr(d * (1 + 2 * (ib & 1 ? sc >> 4 : sc & 15)));
+      const qh = src[p + 66 + ib];
+      const qs = p + 2 + 8 * ib;
+      const sg = p + 74 + 4 * ib;
+      for (let l = 0; l < 4; l++) {
+        const g1 = 4 * (src[qs + 2 * l] | ((qh << (8 - 2 * l)) & 256));
+        const g2 = 4 * (src[qs + 2 * l + 1] | ((qh << (7 - 2 * l)) & 256));
+        const signs = src[sg + l];
+        for (let j = 0; j < 4; j++) out[o + j] = signs & (1 << j) ? -fr(db * G[g1 + j]) : fr(db * G[g1 + j]);
+        for (let j = 0; j < 4; j++) out[o + 4 + j] = signs & (16 << j) ? -fr(db * G[g2 + j]) : fr(db * G[g2 + j]);
+        o += 8;
+      }
+    }
+  }
+}
+
+const IQ1S_DELTA = 0.125;
+
+// IQ1_S: d f16 | qs[32] | qh 8 x u16 (3 x 3-bit grid-index high bits, 3-bit scale, delta sign)
+function iq1_sDecode(src: Uint8Array, out: Float32Array, o: number, nb: number): void {
+  const H = f16Lut();
+  const G = grid(IQ1S_GRID);
+  for (let b = 0, p = 0; b < nb; b++, p += 50) {
+    const d = H[u16(src, p)];
+    for (let ib = 0; ib < 8; ib++) {
+      const h = u16(src, p + 34 + 2 * ib);
+      const dl = fr(d * (2 * ((h >> 12) & 7) + 1));
+      const delta = h & 0x8000 ? -IQ1S_DELTA : IQ1S_DELTA;
+      for (let l = 0; l < 4; l++) {
+        const g = 8 * (src[p + 2 + 4 * ib + l] | (((h >> (3 * l)) & 7) << 8));
+        for (let j = 0; j < 8; j++) out[o++] = dl * (G[g + j] + delta);
+      }
+    }
+  }
+}
+
+// IQ1_M: qs[32] | qh[16] | scales 4 x u16 (3-bit sub-block scales; the top nibbles form the f16 scale)
+function iq1_mDecode(src: Uint8Array, out: Float32Array, o: number, nb: number): void {
+  const H = f16Lut();
+  const G = grid(IQ1S_GRID);
+  const idx = [0, 0, 0, 0];
+  const delta = [0, 0, 0, 0];
+  for (let b = 0, p = 0; b < nb; b++, p += 56) {
+    const sc = [u16(src, p + 48), u16(src, p + 50), u16(src, p + 52), u16(src, p + 54)];
+    const d = H[(sc[0] >> 12) | ((sc[1] >> 8) & 0x00f0) | ((sc[2] >> 4) & 0x0f00) | (sc[3] & 0xf000)];
+    for (let ib = 0; ib < 8; ib++) {
+      const s = sc[ib >> 1];
+      const sh = 6 * (ib & 1);
+      const dl1 = fr(d * (2 * ((s >> sh) & 7) + 1));
+      const dl2 = fr(d * (2 * ((s >> (sh + 3)) & 7) + 1));
+      const qs = p + 4 * ib;
+      const qh0 = src[p + 32 + 2 * ib];
+      const qh1 = src[p + 32 + 2 * ib + 1];
+      idx[0] = src[qs] | ((qh0 << 8) & 0x700);
+      idx[1] = src[qs + 1] | ((qh0 << 4) & 0x700);
+      idx[2] = src[qs + 2] | ((qh1 << 8) & 0x700);
+      idx[3] = src[qs + 3] | ((qh1 << 4) & 0x700);
+      delta[0] = qh0 & 0x08 ? -IQ1S_DELTA : IQ1S_DELTA;
+      delta[1] = qh0 & 0x80 ? -IQ1S_DELTA : IQ1S_DELTA;
+      delta[2] = qh1 & 0x08 ? -IQ1S_DELTA : IQ1S_DELTA;
+      delta[3] = qh1 & 0x80 ? -IQ1S_DELTA : IQ1S_DELTA;
+      for (let l = 0; l < 4; l++) {
+        const dl = l < 2 ? dl1 : dl2;
+        const g = 8 * idx[l];
+        for (let j = 0; j < 8; j++) out[o++] = dl * (G[g + j] + delta[l]);
+      }
+    }
+  }
+}
+
 const DECODERS: Partial<Record<GGMLType, BlockDecoder>> = {
   [GGMLType.F32]: f32Decode,
   [GGMLType.F16]: f16Decode,
@@ -333,6 +534,13 @@ const DECODERS: Partial<Record<GGMLType, BlockDecoder>> = {
   [GGMLType.TQ2_0]: tq2_0Decode,
   [GGMLType.IQ4_NL]: iq4_nlDecode,
   [GGMLType.IQ4_XS]: iq4_xsDecode,
+  [GGMLType.IQ2_XXS]: iq2_xxsDecode,
+  [GGMLType.IQ2_XS]: iq2_xsDecode,
+  [GGMLType.IQ2_S]: iq2_sDecode,
+  [GGMLType.IQ3_XXS]: iq3_xxsDecode,
+  [GGMLType.IQ3_S]: iq3_sDecode,
+  [GGMLType.IQ1_S]: iq1_sDecode,
+  [GGMLType.IQ1_M]: iq1_mDecode,
 };
 
 /** Types `dequantize` can decode. */
