@@ -6,7 +6,7 @@ import { GGMLType } from '../../src/core/quant/types.ts';
 import { dequantize } from '../../src/core/quant/dequant.ts';
 import { f16ToF32, f32ToF16 } from '../../src/core/tensor.ts';
 import { readModelBytes } from '../helpers/models.ts';
-import { T, dequantLegacy, expectLoadError, f32Bytes, f32View, ramp, sameBytes, stubTokenizer, writeGguf, type GgufTensorSpec } from './formats-fixtures.ts';
+import { T, dequantLegacy, expectLoadError, f32Bytes, f32View, ramp, sameBytes, stubTokenizer, tinyQwen2, writeGguf, type GgufTensorSpec } from './formats-fixtures.ts';
 
 describe('parseGguf on a hand-built file', () => {
   const kv = [
@@ -84,50 +84,6 @@ describe('parseGguf on a hand-built file', () => {
     expect(f.tensors[1].offset).toBe(32);
   });
 });
-
-// A tiny Qwen2-style GGUF: llama graph + QKV biases, NEOX ('half') RoPE, tied output.
-function tinyQwen2(o: { withOutput?: boolean; omit?: string; version?: number } = {}): Uint8Array {
-  const C = 8, H = 2, KV = 1, hd = 4, F = 12, V = 10;
-  const t: GgufTensorSpec[] = [];
-  let seed = 0;
-  const add = (name: string, ne: number[]): void => {
-    if (name === o.omit) return;
-    t.push({ name, ne, type: 0, data: ramp(ne.reduce((a, b) => a * b, 1), (seed += 100)) });
-  };
-  add('token_embd.weight', [C, V]);
-  add('output_norm.weight', [C]);
-  if (o.withOutput) add('output.weight', [C, V]);
-  add('blk.0.attn_norm.weight', [C]);
-  add('blk.0.attn_q.weight', [C, H * hd]);
-  add('blk.0.attn_q.bias', [H * hd]);
-  add('blk.0.attn_k.weight', [C, KV * hd]);
-  add('blk.0.attn_k.bias', [KV * hd]);
-  add('blk.0.attn_v.weight', [C, KV * hd]);
-  add('blk.0.attn_v.bias', [KV * hd]);
-  add('blk.0.attn_output.weight', [H * hd, C]);
-  add('blk.0.ffn_norm.weight', [C]);
-  add('blk.0.ffn_gate.weight', [C, F]);
-  add('blk.0.ffn_up.weight', [C, F]);
-  add('blk.0.ffn_down.weight', [F, C]);
-  return writeGguf({
-    version: o.version ?? 3,
-    kv: [
-      { key: 'general.architecture', type: T.STR, value: 'qwen2' },
-      { key: 'general.name', type: T.STR, value: 'tiny-qwen' },
-      { key: 'qwen2.block_count', type: T.U32, value: 1 },
-      { key: 'qwen2.context_length', type: T.U32, value: 32 },
-      { key: 'qwen2.embedding_length', type: T.U32, value: C },
-      { key: 'qwen2.feed_forward_length', type: T.U32, value: F },
-      { key: 'qwen2.attention.head_count', type: T.U32, value: H },
-      { key: 'qwen2.attention.head_count_kv', type: T.U32, value: KV },
-      { key: 'qwen2.rope.freq_base', type: T.F32, value: 1000000 },
-      { key: 'qwen2.attention.layer_norm_rms_epsilon', type: T.F32, value: 1e-6 },
-      { key: 'tokenizer.ggml.add_bos_token', type: T.BOOL, value: false },
-      { key: 'tokenizer.ggml.eos_token_id', type: T.U32, value: 7 },
-    ],
-    tensors: t,
-  });
-}
 
 describe('ggufToModel on hand-built files', () => {
   it('maps qwen2 onto the llama graph with QKV biases, half RoPE and a tied head (v2 file)', () => {

@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { classifyFile, estimateResidentBytes, loadModelFromFiles, type InputFile } from '../../src/core/formats/load.ts';
 import { readModelBytes } from '../helpers/models.ts';
-import { expectLoadError, stubTokenizer } from './formats-fixtures.ts';
+import { expectLoadError, stubTokenizer, tinyQwen2 } from './formats-fixtures.ts';
 
 const file = (rel: string, name = rel): InputFile => ({ name, bytes: readModelBytes(rel) });
 const KJV = ['kjv-gpt2-8L/model.safetensors', 'kjv-gpt2-8L/config.json', 'kjv-gpt2-8L/tokenizer.json', 'kjv-gpt2-8L/tokenizer_config.json'];
@@ -45,6 +45,15 @@ describe('format detection', () => {
     // A tokenizer override replaces tokenizer.json.
     const o = loadModelFromFiles(KJV.slice(0, 2).map((p) => file(p)), { tokenizer: stubTokenizer(256) });
     expect(o.tokenizer.vocabSize).toBe(256);
+  });
+
+  it('GGUF without a tokenizer takes a tokenizer.json given next to it; out-of-range special ids are dropped', () => {
+    const m = loadModelFromFiles([{ name: 'tiny.gguf', bytes: tinyQwen2({ vocab: 256, eosId: 300 }) }, file(KJV[2])]);
+    expect(m.tokenizer.kind).toBe('hf-tokenizer-json');
+    expect(m.tokenizer.encode('Ab')).toEqual([65, 98]);
+    expect(m.spec.eosId).toBeNull();
+    expect(String(m.meta.warnings)).toContain('eos_token_id 300');
+    expectLoadError(() => loadModelFromFiles([{ name: 'tiny.gguf', bytes: tinyQwen2({ vocab: 256 }) }]), 'tokenizer', 'no tokenizer');
   });
 
   it('estimateResidentBytes sums the stored tensor bytes', () => {

@@ -402,14 +402,22 @@ export function ggufToModel(file: GgufFile, bytes: Uint8Array, opts: LoaderOptio
   if (nHeads % nKvHeads !== 0) {
     throw new LoadError('bad-metadata', `GGUF: head_count ${nHeads} is not a multiple of head_count_kv ${nKvHeads}`, 'The metadata is inconsistent.');
   }
-  const storedCtx = int(k('context_length'), opts.contextLength ?? 2048);
+  // Without context_length: GPT-2's position table length, else the override, else 2048.
+  const storedCtx = int(k('context_length'), arch === 'gpt2' && raw.get('position_embd') ? raw.get('position_embd')!.shape[0] : (opts.contextLength ?? 2048));
   // Name: explicit option, else general.name unless it merely repeats the architecture, else the file stem.
   const gname = md.get('general.name');
   const name = opts.name ?? (typeof gname === 'string' && gname !== '' && gname !== arch ? gname : (opts.fileName ? stem(opts.fileName) : typeof gname === 'string' && gname ? gname : arch));
 
   // Tokenizer facts.
   const tokModel = md.get('tokenizer.ggml.model');
-  const idOrNull = (key: string): number | null => (md.has(key) ? positiveInt(md.get(key), key, src, true) : null);
+  const notes: string[] = [];
+  const idOrNull = (key: string): number | null => {
+    if (!md.has(key)) return null;
+    const id = positiveInt(md.get(key), key, src, true);
+    if (id < vocabSize) return id;
+    notes.push(`${key} ${id} is outside the vocabulary; ignored`); // llama.cpp also warns and ignores it
+    return null;
+  };
   const bosId = idOrNull('tokenizer.ggml.bos_token_id');
   const eosId = idOrNull('tokenizer.ggml.eos_token_id');
   const addBosV = md.get('tokenizer.ggml.add_bos_token');
@@ -474,6 +482,7 @@ export function ggufToModel(file: GgufFile, bytes: Uint8Array, opts: LoaderOptio
     architecture: arch,
     storedContextLength: storedCtx,
   };
+  if (notes.length > 0) meta.warnings = notes.join('; ');
   const ft = md.get('general.file_type');
   if (typeof ft === 'number') meta.fileType = ft;
   if (typeof tokModel === 'string') meta.tokenizerModel = tokModel;

@@ -4,7 +4,7 @@
 // A set that is incomplete (a checkpoint without its tokenizer, weights without config.json)
 // gets a LoadError that says which file is missing.
 
-import { estimateResidentBytes, type LoaderOptions } from './common.ts';
+import { buildTokenizer, estimateResidentBytes, type LoaderOptions } from './common.ts';
 import { LoadError, describeBytes } from './errors.ts';
 import { loadGguf, parseGguf } from './gguf.ts';
 import { hasLlama2cHeader, isLlama2cCheckpoint, isLlama2cTokenizer, loadLlama2c } from './llama2c.ts';
@@ -137,7 +137,9 @@ export function loadModelFromFiles(files: InputFile[], opts: LoaderOptions = {})
     if (!tokenizer && tj) {
       // Only when the GGUF itself carries no tokenizer.
       const hdr = parseGguf(g.file.bytes, { headerOnly: true });
-      if (!hdr.metadata.has('tokenizer.ggml.tokens')) tokenizer = fromTokenizerJson(tj.json!, of('tokenizer-config')[0]?.json);
+      if (!hdr.metadata.has('tokenizer.ggml.tokens')) {
+        tokenizer = buildTokenizer(baseName(tj.file.name), () => fromTokenizerJson(tj.json!, of('tokenizer-config')[0]?.json));
+      }
     }
     return loadGguf(g.file.bytes, { ...opts, fileName: baseName(g.file.name), ...(tokenizer ? { tokenizer } : {}) });
   }
