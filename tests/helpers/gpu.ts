@@ -11,9 +11,14 @@ if (skipGpu) {
   console.warn('[layerlab] LAYERLAB_SKIP_GPU=1: GPU tests are SKIPPED (they would otherwise fail without an adapter).');
 }
 
+// Dawn's instance dies with the object create() returns; if it is garbage-collected while a device is
+// in use the process crashes in the driver, so the test instance is kept for the life of the process.
+let gpuInstance: GPU | null = null;
+
 export function nodeGpu(): GPU {
   Object.assign(globalThis, globals);
-  return create([]) as unknown as GPU;
+  if (!gpuInstance) gpuInstance = create([]) as unknown as GPU;
+  return gpuInstance;
 }
 
 export function testDevice(): Promise<GPUDevice> {
