@@ -16,8 +16,47 @@ export interface PipelineKey {
   constants?: Record<string, number>;
 }
 
+/** A storage binding: a whole buffer or a range of one (offset must respect minStorageBufferOffsetAlignment). */
+export type BufferArg = GPUBuffer | GPUBufferBinding;
+
+/**
+ * Builds a uniform block word by word (every field 4 bytes, WGSL struct of u32/i32/f32 scalars in
+ * declaration order). `ctx.uniform(new UniformWriter().u32(M).f32(eps).bytes())`.
+ */
+export class UniformWriter {
+  private buf = new ArrayBuffer(256);
+  private u = new Uint32Array(this.buf);
+  private i = new Int32Array(this.buf);
+  private f = new Float32Array(this.buf);
+  private n = 0;
+  private check(): void {
+    if (this.n >= 64) throw new Error('uniform block larger than 256 bytes');
+  }
+  u32(v: number): this {
+    this.check();
+    if (!Number.isInteger(v) || v < 0 || v > 0xffffffff) throw new Error(`uniform u32 out of range: ${v}`);
+    this.u[this.n++] = v;
+    return this;
+  }
+  i32(v: number): this {
+    this.check();
+    this.i[this.n++] = v;
+    return this;
+  }
+  f32(v: number): this {
+    this.check();
+    this.f[this.n++] = v;
+    return this;
+  }
+  /** The block, padded to a multiple of 16 bytes. */
+  bytes(): ArrayBuffer {
+    return this.buf.slice(0, Math.max(16, Math.ceil((this.n * 4) / 16) * 16));
+  }
+}
+
 export class GpuContext {
   readonly device: GPUDevice;
+  private placeholderBuf: GPUBuffer | null = null;
   private pipelines = new Map<string, GPUComputePipeline>();
   private modules = new Map<string, GPUShaderModule>();
   private freeUniforms: GPUBuffer[] = [];
@@ -75,6 +114,10 @@ export class GpuContext {
     });
   }
 
+  /**
+   * A bind group whose entry i is binding i (whole buffers or ranges). Shaders that declare an
+   * optional input bind placeholder() there when the caller has none.
+   */
   bindGroup(pipeline: GPUComputePipeline, buffers: (GPUBuffer | { buffer: GPUBuffer; offset?: number; size?: number })[], group = 0): GPUBindGroup {
     return this.device.createBindGroup({
       layout: pipeline.getBindGroupLayout(group),
@@ -83,6 +126,14 @@ export class GpuContext {
         resource: (b as { buffer?: GPUBuffer }).buffer ? (b as GPUBufferBinding) : { buffer: b as GPUBuffer },
       })),
     });
+  }
+
+  /** A small (16-byte) storage buffer to bind where a kernel's optional input is absent. Never written. */
+  placeholder(): GPUBuffer {
+    if (!this.placeholderBuf) {
+      this.placeholderBuf = this.device.createBuffer({ label: 'placeholder', size: 16, usage: GPUBufferUsage.STORAGE });
+    }
+    return this.placeholderBuf;
   }
 
   /** Create a storage buffer (usage STORAGE | COPY_SRC | COPY_DST), optionally filled. Size rounded up to 4. */
