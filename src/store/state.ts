@@ -1,0 +1,197 @@
+// The workbench state (DESIGN.md convention 7): plain, small, structuredClone-able data only: ids,
+// configs, model summaries and small result arrays. Large tensors (weights, taps, logits) stay in the
+// worker or in the action that uses them. No functions live in the state: the store is a vanilla
+// zustand store of data, and every change goes through the small update helpers in updates.ts,
+// called by src/actions (async user commands) and by the panels for plain field edits.
+
+import { createStore } from 'zustand/vanilla';
+import type { ModelInfo } from '../worker/api.ts';
+import type { LayerScores } from '../core/metrics/types.ts';
+import type { CatalogEntry } from './catalog.ts';
+
+/** An error as the page shows it: the loader's message, what to do about it, and when it happened. */
+export interface UserError {
+  message: string;
+  hint?: string;
+  code?: string;
+  /** What the user was doing ("loading truncated.gguf"). */
+  during: string;
+}
+
+export interface ProgressState {
+  done: number;
+  total: number;
+  what: string;
+}
+
+export type JobKind = 'load' | 'generate' | 'nll' | 'importance';
+
+export type ThemeName = 'light' | 'dark';
+
+export interface ModelState {
+  status: 'idle' | 'loading' | 'ready' | 'error';
+  info: ModelInfo | null;
+  /** Counts successful loads; results carry the serial of the model that produced them. */
+  serial: number;
+  /** What the loaded model came from (catalog label, file names, repo id). */
+  sourceLabel: string | null;
+  /** Catalog key of the loaded model, when it came from the catalog. */
+  sourceKey: string | null;
+  /** The load in progress (the loaded model, if any, stays usable meanwhile). */
+  loading: { label: string; progress: ProgressState | null } | null;
+  /** The last load error (the previous model stays loaded). */
+  error: UserError | null;
+  catalog: CatalogEntry[];
+  catalogError: string | null;
+  hubRepo: string;
+  hubFile: string;
+}
+
+export interface TokensState {
+  ids: number[];
+  pieces: string[];
+  /** The text and model these tokens belong to. */
+  text: string;
+  modelSerial: number;
+}
+
+export interface CalibrationState {
+  /** Preset id, or null for the user's own text. */
+  presetId: string | null;
+  text: string;
+  /** File name when the text came from a file. */
+  fileName: string | null;
+  tokens: TokensState | null;
+  tokenizing: boolean;
+  error: string | null;
+}
+
+export interface GenerationState {
+  prompt: string;
+  maxTokens: number;
+  temperature: number;
+  topK: number;
+  topP: number;
+  seed: number;
+  running: boolean;
+  ids: number[];
+  pieces: string[];
+  /** Decoded text of the finished run (null while streaming). */
+  text: string | null;
+  startedAt: number | null;
+  /** Live (while streaming) or final decode tokens per second. */
+  tokensPerSecond: number | null;
+  prefillTokensPerSecond: number | null;
+  cancelled: boolean;
+  error: UserError | null;
+  modelSerial: number;
+}
+
+export interface NllResultState {
+  meanNll: number;
+  perplexity: number;
+  scored: number;
+  windows: number;
+  tokenNll: number[];
+  text: string;
+  modelSerial: number;
+  seconds: number;
+}
+
+export interface NllState {
+  running: boolean;
+  progress: ProgressState | null;
+  result: NllResultState | null;
+  cancelled: boolean;
+  error: UserError | null;
+}
+
+export interface ImportanceResultState {
+  /** One LayerScores per metric that succeeded. */
+  scores: LayerScores[];
+  /** Metrics that failed, with the reason. */
+  failed: { metricId: string; message: string }[];
+  /** Display pieces of the analysed tokens (the layers x tokens heatmap's columns). */
+  pieces: string[];
+  T: number;
+  nLayers: number;
+  modelSerial: number;
+  text: string;
+  seconds: number;
+}
+
+export interface ImportanceState {
+  running: boolean;
+  progress: ProgressState | null;
+  result: ImportanceResultState | null;
+  error: UserError | null;
+  /** Max tokens to analyse (the forward runs on the first N tokens of the calibration text). */
+  maxTokens: number;
+}
+
+export interface UiState {
+  theme: ThemeName;
+  /** The user chose the theme (otherwise it follows prefers-color-scheme). */
+  themeChosen: boolean;
+}
+
+export interface WorkbenchState {
+  model: ModelState;
+  calibration: CalibrationState;
+  generation: GenerationState;
+  nll: NllState;
+  importance: ImportanceState;
+  ui: UiState;
+  /** The engine job running now (one at a time; the page stays responsive). */
+  job: { kind: JobKind; label: string } | null;
+}
+
+export function initialState(opts: { theme?: ThemeName; calibrationText?: string; presetId?: string | null; prompt?: string } = {}): WorkbenchState {
+  return {
+    model: {
+      status: 'idle',
+      info: null,
+      serial: 0,
+      sourceLabel: null,
+      sourceKey: null,
+      loading: null,
+      error: null,
+      catalog: [],
+      catalogError: null,
+      hubRepo: '',
+      hubFile: '',
+    },
+    calibration: { presetId: opts.presetId ?? null, text: opts.calibrationText ?? '', fileName: null, tokens: null, tokenizing: false, error: null },
+    generation: {
+      prompt: opts.prompt ?? 'Once upon a time',
+      maxTokens: 32,
+      temperature: 0,
+      topK: 0,
+      topP: 1,
+      seed: 42,
+      running: false,
+      ids: [],
+      pieces: [],
+      text: null,
+      startedAt: null,
+      tokensPerSecond: null,
+      prefillTokensPerSecond: null,
+      cancelled: false,
+      error: null,
+      modelSerial: 0,
+    },
+    nll: { running: false, progress: null, result: null, cancelled: false, error: null },
+    importance: { running: false, progress: null, result: null, error: null, maxTokens: 128 },
+    ui: { theme: opts.theme ?? 'light', themeChosen: false },
+    job: null,
+  };
+}
+
+export type WorkbenchStore = ReturnType<typeof createWorkbenchStore>;
+
+export function createWorkbenchStore(init: WorkbenchState = initialState()) {
+  return createStore<WorkbenchState>()(() => init);
+}
+
+/** The page's one store. */
+export const workbench = createWorkbenchStore();

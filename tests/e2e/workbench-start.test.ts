@@ -1,0 +1,132 @@
+// The workbench in headless Chromium with WebGPU (SwiftShader here): (1) with no clicks the page loads
+// the bundled stories260K, shows its layers and parameter count, and its NLL of the preset text and its
+// greedy continuation equal the CPU reference engine's in Node (src/core, a different implementation
+// from the page's WebGPU backend); (2) a truncated GGUF given to the file input shows the loader's error
+// and hint, and the previous model stays loaded and usable. Screenshots go to test-results/.
+// SwiftShader is slow and shared: on an idle 2-core machine the file takes about a minute; the
+// timeouts leave room for a loaded one.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mkdirSync } from 'node:fs';
+import type { Page } from 'playwright-core';
+import { startBrowser, type BrowserEnv } from '../helpers/browser.ts';
+import { readModelBytes, repoRoot } from '../helpers/models.ts';
+import { loadModelFromFiles } from '../../src/core/formats/load.ts';
+import { CpuBackend } from '../../src/core/model/cpu-backend.ts';
+import { nllOfIds } from '../../src/core/eval/perplexity.ts';
+import { generate } from '../../src/core/eval/generate.ts';
+import { numel } from '../../src/core/tensor.ts';
+import { DEFAULT_PRESET_ID, presetById } from '../../src/app/presets.ts';
+
+const shots = `${repoRoot}test-results/e2e`;
+mkdirSync(shots, { recursive: true });
+
+const model = loadModelFromFiles([
+  { name: 'stories260K.bin', bytes: readModelBytes('stories260K/stories260K.bin') },
+  { name: 'tok512.bin', bytes: readModelBytes('stories260K/tok512.bin') },
+]);
+const cpu = new CpuBackend(model);
+
+async function cpuGreedy(prompt: string, maxTokens: number): Promise<number[]> {
+  const ids = model.tokenizer.encode(prompt, {});
+  const r = await generate(cpu, ids, { maxTokens, temperature: 0, stopAtEos: true, eosId: model.tokenizer.eosId });
+  return r.generatedIds;
+}
+
+/**
+ * A page of the workbench whose Vite HMR socket is answered by a mock: other engineers' edits to the
+ * shared tree would otherwise make the dev server reload the page in the middle of a test.
+ */
+export async function openWorkbench(env: BrowserEnv, path = '/'): Promise<Page> {
+  const page = await env.browser.newPage({ viewport: { width: 1600, height: 1000 } });
+  await page.routeWebSocket(/.*/, () => {
+    // no connectToServer(): the page sees an open socket that never asks it to reload
+  });
+  page.on('pageerror', (e) => console.log(`[page error] ${e.message}`));
+  await page.goto(`${env.baseUrl}${path}`);
+  return page;
+}
+
+async function pageIds(page: Page): Promise<number[]> {
+  const s = (await page.getAttribute('[data-testid=gen-output]', 'data-ids')) ?? '';
+  return s ? s.split(',').map(Number) : [];
+}
+
+describe('workbench: first screen and a bad file', () => {
+  let env: BrowserEnv;
+  let page: Page;
+
+  beforeAll(async () => {
+    env = await startBrowser();
+    page = await openWorkbench(env);
+  }, 120_000);
+
+  afterAll(async () => {
+    await env?.close();
+  });
+
+  it('loads stories260K with no clicks; NLL and greedy text equal the CPU engine', async () => {
+    const t0 = Date.now();
+    const at = (what: string) => console.log(`[workbench e2e] ${what} after ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+    await page.waitForSelector('[data-testid=model-status][data-status=ready]', { timeout: 180_000 });
+    expect(await page.getAttribute('[data-testid=fact-layers]', 'data-value')).toBe('5'); // SOURCE.md: n_layers 5
+    const params = Number(await page.getAttribute('[data-testid=fact-params]', 'data-value'));
+    at('model ready');
+    expect(params).toBe(260_032); // SOURCE.md: 260,032 float32 values
+    expect(params).toBe([...model.tensors.values()].reduce((a, t) => a + numel(t.shape), 0));
+    expect(await page.textContent('[data-testid=model-status]')).toContain('stories260K');
+    expect(await page.textContent('[data-testid=adapter-line]')).toMatch(/software adapter: numbers will be slow|GPU:|no WebGPU/);
+
+    // NLL of the default preset, measured at start.
+    await page.waitForSelector('[data-testid=nll-value]', { timeout: 300_000 });
+    at('NLL shown');
+    const got = Number(await page.getAttribute('[data-testid=nll-value]', 'data-value'));
+    const text = presetById(DEFAULT_PRESET_ID)!.text;
+    const want = await nllOfIds(cpu, model.tokenizer.encode(text, {}));
+    expect(Math.abs(got - want.meanNll)).toBeLessThanOrEqual(1e-4);
+    const count = Number(await page.getAttribute('[data-testid=token-count]', 'data-value'));
+    expect(count).toBe(model.tokenizer.encode(text, {}).length);
+
+    // The first importance pass draws its heatmaps.
+    await page.waitForSelector('[data-testid=heatmap-metrics] rect[data-value]', { timeout: 120_000 });
+    at('heatmap drawn');
+    expect(await page.locator('[data-testid=heatmap-metrics] rect[data-row="0"]').count()).toBe(5);
+
+    // The startup greedy continuation of the default prompt, streamed, equals the CPU engine's.
+    await page.waitForSelector('[data-testid=gen-output][data-done=true]', { timeout: 240_000 });
+    at(`generation done (${await page.textContent('[data-testid=gen-rate]')})`);
+    const prompt = await page.inputValue('[data-testid=gen-prompt]');
+    const maxTokens = Number(await page.inputValue('[data-testid=gen-maxTokens]'));
+    expect(await pageIds(page)).toEqual(await cpuGreedy(prompt, maxTokens));
+    await page.screenshot({ path: `${shots}/workbench-start.png`, fullPage: true });
+  }, 600_000);
+
+  it('a truncated GGUF shows the loader error; the previous model stays loaded and usable', async () => {
+    await page.waitForSelector('[data-testid=model-status][data-status=ready]', { timeout: 90_000 });
+    await page.waitForFunction(() => !document.querySelector('[data-testid=job-line]'), undefined, { timeout: 300_000 });
+    const gguf = readModelBytes('stories260K-gguf/stories260K.gguf');
+    await page.setInputFiles('[data-testid=model-file-input]', {
+      name: 'truncated.gguf',
+      mimeType: 'application/octet-stream',
+      buffer: Buffer.from(gguf.subarray(0, 1000)),
+    });
+    const box = page.locator('[data-testid=load-error]');
+    await box.waitFor({ state: 'visible', timeout: 30_000 });
+    expect(await box.getAttribute('role')).toBe('alert');
+    const message = await page.textContent('[data-testid=load-error-message]');
+    expect(message).toMatch(/GGUF: .*needs at least [\d,]+ bytes but only [\d,]+ bytes remain|truncated/i);
+    expect(message).toContain('1,000 bytes');
+    const hint = (await page.textContent('[data-testid=load-error-hint]')) ?? '';
+    expect(hint.length).toBeGreaterThan(10);
+    await page.screenshot({ path: `${shots}/workbench-bad-file.png`, fullPage: true });
+
+    // Still the same model, and it still runs: a new prompt generates what the CPU engine generates.
+    expect(await page.getAttribute('[data-testid=model-status]', 'data-status')).toBe('ready');
+    expect(await page.textContent('[data-testid=model-status]')).toContain('stories260K');
+    expect(await page.getAttribute('[data-testid=fact-params]', 'data-value')).toBe('260032');
+    await page.fill('[data-testid=gen-prompt]', 'The little dog');
+    await page.fill('[data-testid=gen-maxTokens]', '16');
+    await page.click('[data-testid=gen-run]');
+    await page.waitForSelector('[data-testid=gen-output][data-done=true]', { timeout: 60_000 });
+    expect(await pageIds(page)).toEqual(await cpuGreedy('The little dog', 16));
+  }, 480_000);
+});
