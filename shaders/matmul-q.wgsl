@@ -72,8 +72,12 @@ fn rd_u16(off: u32) -> u32 {
   return (W[off >> 2u] >> ((off & 2u) * 8u)) & 0xffffu;
 }
 
-// 32-bit little-endian value at any byte offset.
+// 32-bit little-endian value at any byte offset. For formats whose blocks are a multiple of 4 bytes,
+// every offset that unit_q passes is 4-aligned, so it is one load.
 fn rd_u32(off: u32) -> u32 {
+  if (block_aligned4()) {
+    return W[off >> 2u];
+  }
   let i = off >> 2u;
   let s = (off & 3u) * 8u;
   let lo = W[i] >> s;
@@ -138,6 +142,12 @@ fn block_bytes() -> u32 {
     case 14u: { return 210u; }
     default: { return 0u; }
   }
+}
+
+// Blocks of 20, 24, 84, 144 or 176 bytes (Q4_1, Q5_1, Q2_K, Q4_K, Q5_K): every row and block starts
+// on a 4-byte boundary.
+fn block_aligned4() -> bool {
+  return FMT == 3u || FMT == 7u || FMT == 10u || FMT == 12u || FMT == 13u;
 }
 
 // 16-value units per block: 2 for 32-value blocks, 16 for 256-value super-blocks.
@@ -376,17 +386,21 @@ fn get_rows(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgroup_id
     return;
   }
   let rb = row * P.rowBytes;
+  if (is_plain()) {
+    // Stored as read: no arithmetic, so f32/bf16 subnormals are not flushed.
+    for (var i = 0u; i < 4u && k + i < P.K; i++) {
+      rows_out[o + i] = plain_value(rb, k + i);
+    }
+    return;
+  }
   let u = k / 16u;
   let ab = unit_scale(rb, u);
-  let v = ab.x * unit_q(rb, u, (k / 4u) % 4u) + vec4<f32>(ab.y);
-  if (is_plain()) {
-    for (var i = 0u; i < 4u && k + i < P.K; i++) {
-      rows_out[o + i] = v[i];
-    }
-  } else {
-    rows_out[o] = v.x;
-    rows_out[o + 1u] = v.y;
-    rows_out[o + 2u] = v.z;
-    rows_out[o + 3u] = v.w;
+  var v = ab.x * unit_q(rb, u, (k / 4u) % 4u);
+  if (has_min()) {
+    v += vec4<f32>(ab.y);
   }
+  rows_out[o] = v.x;
+  rows_out[o + 1u] = v.y;
+  rows_out[o + 2u] = v.z;
+  rows_out[o + 3u] = v.w;
 }

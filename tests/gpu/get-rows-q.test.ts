@@ -2,10 +2,11 @@
 // (src/core/quant/dequant.ts, bit-identical to ggml) and against ggml's own dequantization vectors
 // (refs/gguf-quant-vectors, independent of this project's code).
 //
-// Tolerance: rtol = 1e-6 and atol = 1e-6 * max |value| of the table. The kernel computes each value
-// as ggml does (scale * integer, plus the min where the format has one), so formats without a min are
-// exact; with a min, a GPU compiler may fuse d * q + m into one fma, which changes the last bit of
-// results near cancellation (|d * q| ~ |m|), hence the atol relative to the table's magnitude.
+// Tolerance: the kernel computes each value as ggml does (f32 scale times an integer, the scale itself
+// a product of f16 and small integers in ggml's order), so F32/F16/BF16 and the formats without a min
+// (Q4_0, Q5_0, Q8_0, Q3_K, Q6_K) must be bit-exact: atol = rtol = 0. With a min (Q4_1, Q5_1, Q2_K,
+// Q4_K, Q5_K), a GPU compiler may fuse d * q - m into one fma, which changes the last bit of results
+// near cancellation (|d * q| ~ |m|): rtol = 1e-6 and atol = 1e-6 * max |value| of the table.
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ENGINE_TYPES, GGMLType, TYPE_INFO, typeName } from '../../src/core/quant/types.ts';
 import { dequantizeRows } from '../../src/core/quant/dequant.ts';
@@ -14,6 +15,8 @@ import { type GpuWeight, uploadWeight } from '../../src/gpu/weights.ts';
 import { encodeGetRowsQ } from '../../src/gpu/kernels/get-rows-q.ts';
 import { expectAllClose } from '../helpers/close.ts';
 import { ggmlVectors, ggufTensors, maxOf, randomBlockBytes, runPass, tensorFromVectors, testContext } from './matmul-q-fixtures.ts';
+
+const HAS_MIN = [GGMLType.Q4_1, GGMLType.Q5_1, GGMLType.Q2_K, GGMLType.Q4_K, GGMLType.Q5_K];
 
 let ctx: GpuContext;
 beforeAll(async () => {
@@ -32,7 +35,8 @@ async function checkGather(table: GpuWeight, values: Float32Array, ids: number[]
   ids.forEach((id, t) => {
     if (id < table.rows) want.set(values.subarray(id * cols, (id + 1) * cols), t * cols);
   });
-  expectAllClose(got, want, { atol: 1e-6 * maxOf(values), rtol: 1e-6 }, `${what} (ids ${ids.join(',')})`);
+  const tol = HAS_MIN.includes(table.type) ? { atol: 1e-6 * maxOf(values), rtol: 1e-6 } : { atol: 0, rtol: 0 };
+  expectAllClose(got, want, tol, `${what} (ids ${ids.join(',')})`);
   idsBuf.destroy();
   out.destroy();
 }
@@ -89,6 +93,25 @@ describe('get-rows-q: token_embd of the quantized stories260K files', () => {
       table.buffer.destroy();
     });
   }
+
+  it('F16 and BF16 special values, hand-decoded (inf, NaN, -0, subnormals)', async () => {
+    const f16 = [0x7c00, 0xfc00, 0x7e00, 0x0001, 0x8000, 0x3c00, 0x7bff, 0xc000, 0x03ff, 0x8400];
+    const f16Want = [Infinity, -Infinity, NaN, 2 ** -24, -0, 1, 65504, -2, 1023 * 2 ** -24, -(2 ** -14)];
+    const bf16 = [0x7f80, 0xff80, 0x7fc0, 0x0001, 0x8000, 0x3f80, 0x7f7f, 0xc000, 0x007f, 0x0080];
+    const bf16Want = [Infinity, -Infinity, NaN, 2 ** -133, -0, 1, 0x1fe * 2 ** 119, -2, 127 * 2 ** -133, 2 ** -126];
+    for (const [type, bits, want] of [[GGMLType.F16, f16, f16Want], [GGMLType.BF16, bf16, bf16Want]] as const) {
+      const data = new Uint8Array(new Uint16Array(bits).buffer);
+      const table = uploadWeight(ctx, { name: `special.${typeName(type)}`, type, shape: [2, 5], data });
+      const idsBuf = ctx.storage(Uint32Array.from([1, 0]));
+      const out = ctx.storage(10 * 4);
+      await runPass(ctx, (pass) => encodeGetRowsQ(ctx, pass, { table, ids: idsBuf, out, T: 2 }));
+      const got = Array.from(await ctx.readF32(out, 10));
+      const exp = [...want.slice(5), ...want.slice(0, 5)];
+      // toEqual distinguishes -0 from +0 and matches NaN with NaN
+      expect(got, typeName(type)).toEqual(exp);
+      table.buffer.destroy();
+    }
+  });
 
   it('an id outside the table gives zeros, the others are unaffected', async () => {
     const type = GGMLType.Q4_K;
