@@ -20,12 +20,16 @@
 // Q3_K: low - 4 * !hbit, Q6_K: q - 32, ...), which is how ggml rounds: one product (plus the min).
 // For F32/F16/BF16, q is the value itself, a = 1, b = 0, and units at the row end are masked.
 //
-// matmul organisation: one workgroup of WG threads computes NR (= 4) consecutive outputs n for TM
-// consecutive rows m of x (TM = 1 for decode, a matrix-vector product; TM = 8 for prefill, so each
-// dequantized weight unit is reused for 8 tokens). Threads stride over the K / 16 units of the row;
-// per unit each thread decodes the NR weight units once, then for each of the TM rows of x forms
-// a * dot(q, x) + b * sum(x). Partial sums are reduced in workgroup memory (tree). Workgroups:
-// x (+ z) = groups of NR outputs (z splits past 65535), y = groups of TM rows of x.
+// matmul organisation: one workgroup of WG (64) threads computes NR (4) consecutive outputs n for TM
+// consecutive rows m of x: TM = 1 for decode (a matrix-vector product) and TM = 8 for prefill, so
+// each decoded weight unit serves 8 tokens and W is read M / 8 times instead of M times. The WG / NR
+// (16) lanes of one output row stride over its K / 16 units (adjacent lanes read adjacent bytes);
+// per unit a lane decodes the weights once, then for each of the TM rows of x adds
+// a * dot(q, x) + b * sum(x) to its accumulator (two vec4 for m = 0..7). One workgroup barrier, then
+// one thread per (n, m) sums the 16 lane partials from workgroup memory and writes y (bias, accumulate).
+// Workgroups: x (+ z) = groups of NR outputs (z splits past 65535), y = groups of TM rows of x.
+// (An earlier layout, a per-thread array of NR x TM accumulators and a tree reduction over all 64
+// threads, took about 3x longer to compile on SwiftShader; this one keeps the per-thread state small.)
 
 override FMT: u32 = 2u;
 override WG: u32 = 64u;    // threads per workgroup, a power of two
