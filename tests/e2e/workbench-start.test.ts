@@ -129,4 +129,64 @@ describe('workbench: first screen and a bad file', () => {
     await page.waitForSelector('[data-testid=gen-output][data-done=true]', { timeout: 60_000 });
     expect(await pageIds(page)).toEqual(await cpuGreedy('The little dog', 16));
   }, 480_000);
+
+  it('Hugging Face: an unreachable hub and a bad repo id show errors as text; the model stays', async () => {
+    await page.waitForFunction(() => !document.querySelector('[data-testid=job-line]'), undefined, { timeout: 300_000 });
+    await page.route('https://huggingface.co/**', (route) => route.abort('internetdisconnected'));
+    await page.fill('[data-testid=hub-repo]', 'someone/some-model');
+    await page.click('[data-testid=hub-load]');
+    await page.waitForSelector('[data-testid=load-error-message]:has-text("could not reach the Hugging Face hub")', { timeout: 30_000 });
+    expect(await page.textContent('[data-testid=load-error-hint]')).toMatch(/internet connection/);
+    expect(await page.textContent('[data-testid=model-status]')).toContain('stories260K');
+
+    // Markup typed into the field is shown as text, never parsed as HTML.
+    const evil = '<img src=x onerror="window.__pwned=1">';
+    await page.fill('[data-testid=hub-repo]', evil);
+    await page.click('[data-testid=hub-load]');
+    await page.waitForSelector('[data-testid=load-error-message]:has-text("is not a Hugging Face repo id")', { timeout: 10_000 });
+    expect(await page.textContent('[data-testid=load-error-message]')).toContain(evil);
+    expect(await page.locator('[data-testid=load-error] img').count()).toBe(0);
+    expect(await page.evaluate(() => (window as unknown as { __pwned?: number }).__pwned)).toBeUndefined();
+    await page.unroute('https://huggingface.co/**');
+  }, 360_000);
+
+  it('Hugging Face (hub mocked): a GGUF repo loads with progress and is served from Cache Storage the second time', async () => {
+    const gguf = readModelBytes('stories260K-gguf/quantized/stories260K-Q8_0.gguf');
+    const cors = { 'access-control-allow-origin': '*' };
+    const seen: string[] = [];
+    await page.route('https://huggingface.co/**', async (route) => {
+      const url = route.request().url();
+      seen.push(url);
+      if (url === 'https://huggingface.co/api/models/test-owner/tiny-stories') {
+        await route.fulfill({ status: 200, headers: cors, contentType: 'application/json', body: JSON.stringify({ siblings: [{ rfilename: 'README.md' }, { rfilename: 'stories260K-Q8_0.gguf' }, { rfilename: 'stories260K-Q4_0.gguf' }] }) });
+      } else if (url === 'https://huggingface.co/test-owner/tiny-stories/resolve/main/stories260K-Q8_0.gguf') {
+        await route.fulfill({ status: 200, headers: { ...cors, 'content-length': String(gguf.byteLength) }, contentType: 'application/octet-stream', body: Buffer.from(gguf) });
+      } else {
+        await route.fulfill({ status: 404, headers: cors, body: 'not found' });
+      }
+    });
+    await page.fill('[data-testid=hub-repo]', 'test-owner/tiny-stories');
+    await page.click('[data-testid=hub-load]');
+    await page.waitForSelector('[data-testid=fact-types]:has-text("Q8_0")', { timeout: 120_000 });
+    expect(await page.textContent('[data-testid=fact-format]')).toBe('gguf');
+    expect(await page.locator('[data-testid=load-error]').count()).toBe(0);
+    expect(seen).toEqual([
+      'https://huggingface.co/api/models/test-owner/tiny-stories',
+      'https://huggingface.co/test-owner/tiny-stories/resolve/main/stories260K-Q8_0.gguf',
+    ]);
+    await page.unroute('https://huggingface.co/**');
+
+    // Second time, offline: everything comes from Cache Storage.
+    await page.route('https://huggingface.co/**', (route) => {
+      seen.push(route.request().url());
+      return route.abort('internetdisconnected');
+    });
+    await page.click('[data-testid=catalog] button >> nth=0'); // back to the default first
+    await page.waitForSelector('[data-testid=fact-format]:has-text("llama2c")', { timeout: 120_000 });
+    await page.click('[data-testid=hub-load]');
+    await page.waitForSelector('[data-testid=fact-types]:has-text("Q8_0")', { timeout: 120_000 });
+    expect(await page.locator('[data-testid=load-error]').count()).toBe(0);
+    expect(seen).toHaveLength(2);
+    await page.unroute('https://huggingface.co/**');
+  }, 360_000);
 });
