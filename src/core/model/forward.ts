@@ -131,8 +131,7 @@ export class ReferenceModel {
         cache.v[l].set(v, pos0 * kvW);
         const o = attention(q, cache.k[l], cache.v[l], T, H, Hkv, D, pos0, 1 / Math.sqrt(D));
         attnOut = linear(w, `${b}.attn_output`, o, T, H * D, C);
-        if (p.attnScale !== 1) for (let i = 0; i < attnOut.length; i++) attnOut[i] *= p.attnScale;
-        for (let i = 0; i < x.length; i++) x[i] += attnOut[i];
+        for (let i = 0; i < x.length; i++) x[i] += p.attnScale * attnOut[i];
       }
       tap(tapName(l, 'attn_out'), attnOut);
       tap(tapName(l, 'mid'), x);
@@ -150,8 +149,7 @@ export class ReferenceModel {
           a = gelu(linear(w, `${b}.ffn_up`, h, T, C, s.dFF));
         }
         mlpOut = linear(w, `${b}.ffn_down`, a, T, s.dFF, C);
-        if (p.mlpScale !== 1) for (let i = 0; i < mlpOut.length; i++) mlpOut[i] *= p.mlpScale;
-        for (let i = 0; i < x.length; i++) x[i] += mlpOut[i];
+        for (let i = 0; i < x.length; i++) x[i] += p.mlpScale * mlpOut[i];
       }
       tap(tapName(l, 'mlp_out'), mlpOut);
       tap(tapName(l, 'out'), x);

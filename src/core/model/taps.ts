@@ -4,7 +4,9 @@
 //
 // Tap names, for block l (0-based) and every position t, each [T, C] row-major:
 //   blk.l.in       residual stream entering block l
-//   blk.l.attn_out attention sublayer output (after its output projection, before the residual add)
+//   blk.l.attn_out attention sublayer output (after its output projection, before the residual add;
+//                  a 'scale' intervention multiplies it at the add, so the tap shows the unscaled output;
+//                  a skipped sublayer taps as zeros)
 //   blk.l.mid      residual stream after the attention add
 //   blk.l.mlp_out  MLP sublayer output (before the residual add)
 //   blk.l.out      residual stream leaving block l (= blk.(l+1).in)

@@ -1,0 +1,207 @@
+// layerlab: the command-line face of the engine. Same Engine (src/worker/engine.ts) as the browser
+// worker, on Dawn's `webgpu` package. Every command takes --json, --backend gpu|cpu|auto and
+// --tokenizer PATH; results go to stdout, errors to stderr with a non-zero exit.
+import '../gpu/shaders-node.ts';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Engine } from '../worker/engine.ts';
+import type { BackendChoice, ModelInfo } from '../worker/api.ts';
+import { readModelFiles } from './files.ts';
+import { nodeGpu } from './node-gpu.ts';
+import { describeSpec } from '../core/model/spec.ts';
+
+const USAGE = `layerlab: layer-wise importance workbench (CLI)
+
+Commands:
+  info        --model PATH
+  tokenize    --model PATH --text TEXT
+  generate    --model PATH --prompt TEXT --tokens N [--temperature T --top-k K --top-p P --seed S] [--stop-at-eos]
+  logits      --model PATH --text TEXT [--top K]
+  nll         --model PATH (--text TEXT | --file FILE)
+  perplexity  --model PATH --file FILE --ctx N
+
+Options for every command:
+  --json               machine-readable output (fields documented in README.md)
+  --backend B          gpu | cpu | auto (default auto: the GPU when an adapter exists, else the CPU)
+  --tokenizer PATH     tokenizer file (tokenizer.json or a llama2.c tokenizer .bin) instead of the model's own
+  --context N          override the model's context length (e.g. 512 for stories260K's GGUF, which stores 128)
+  --bos / --no-bos     force prepending BOS or not (default: the model's tokenizer decides)
+  --models-dir DIR     resolve a relative --model against DIR when it is not found as given
+`;
+
+type Args = { _: string[]; [k: string]: string | boolean | string[] };
+
+const BOOL_FLAGS = new Set(['json', 'bos', 'no-bos', 'stop-at-eos', 'help']);
+
+export function parseArgs(argv: string[]): Args {
+  const a: Args = { _: [] };
+  for (let i = 0; i < argv.length; i++) {
+    const t = argv[i];
+    if (t.startsWith('--')) {
+      const eq = t.indexOf('=');
+      if (eq > 0) {
+        a[t.slice(2, eq)] = t.slice(eq + 1);
+        continue;
+      }
+      const k = t.slice(2);
+      if (BOOL_FLAGS.has(k)) a[k] = true;
+      else {
+        if (i + 1 >= argv.length) throw new UsageError(`--${k} needs a value`);
+        a[k] = argv[++i];
+      }
+    } else a._.push(t);
+  }
+  return a;
+}
+
+class UsageError extends Error {}
+
+function str(a: Args, k: string, required = false): string | undefined {
+  const v = a[k];
+  if (v === undefined || v === true) {
+    if (required) throw new UsageError(`--${k} is required`);
+    return undefined;
+  }
+  return String(v);
+}
+
+function num(a: Args, k: string, required = false, integer = false): number | undefined {
+  const s = str(a, k, required);
+  if (s === undefined) return undefined;
+  const v = Number(s);
+  if (!Number.isFinite(v) || (integer && !Number.isInteger(v))) throw new UsageError(`--${k} must be ${integer ? 'an integer' : 'a number'}, got "${s}"`);
+  return v;
+}
+
+function bosFlag(a: Args): boolean | undefined {
+  if (a.bos) return true;
+  if (a['no-bos']) return false;
+  return undefined;
+}
+
+function resolveModel(a: Args): string {
+  const m = str(a, 'model', true)!;
+  if (existsSync(m)) return m;
+  const dir = str(a, 'models-dir') ?? process.env.LAYERLAB_MODELS;
+  if (dir && existsSync(join(dir, m))) return join(dir, m);
+  throw new Error(`--model: no such file or folder: ${m}${dir ? ` (nor under ${dir})` : ''}`);
+}
+
+function backendLine(info: ModelInfo): string {
+  return `backend: ${info.backend.kind} (${info.backend.adapter})${info.backend.software ? ' [software adapter: slow]' : ''}`;
+}
+
+export async function main(argv: string[], out = process.stdout, err = process.stderr): Promise<number> {
+  let a: Args;
+  try {
+    a = parseArgs(argv);
+  } catch (e) {
+    err.write(`layerlab: ${(e as Error).message}\n\n${USAGE}`);
+    return 2;
+  }
+  const cmd = a._[0];
+  if (!cmd || a.help || cmd === 'help') {
+    out.write(USAGE);
+    return cmd || a.help ? 0 : 2;
+  }
+  const json = a.json === true;
+  const print = (human: string, data: unknown) => out.write(json ? JSON.stringify(data, null, 2) + '\n' : human + '\n');
+  const engine = new Engine(nodeGpu);
+  try {
+    const known = ['info', 'tokenize', 'generate', 'logits', 'nll', 'perplexity'];
+    if (!known.includes(cmd)) throw new UsageError(`unknown command "${cmd}" (commands: ${known.join(', ')})`);
+    const backend = (str(a, 'backend') ?? 'auto') as BackendChoice;
+    if (!['gpu', 'cpu', 'auto'].includes(backend)) throw new UsageError(`--backend must be gpu, cpu or auto, got "${backend}"`);
+    const modelPath = resolveModel(a);
+    const files = readModelFiles(modelPath, str(a, 'tokenizer'));
+    const info = await engine.load({ kind: 'files', files }, { backend, contextLength: num(a, 'context', false, true) });
+    const be = { kind: info.backend.kind, adapter: info.backend.adapter, software: info.backend.software };
+    const addBos = bosFlag(a);
+    const text = (): string => {
+      const f = str(a, 'file');
+      const t = str(a, 'text');
+      if (f !== undefined) return readFileSync(f, 'utf8');
+      if (t !== undefined) return t;
+      throw new UsageError('give --text TEXT or --file FILE');
+    };
+
+    switch (cmd) {
+      case 'info': {
+        const human = [
+          describeSpec(info.spec),
+          `format: ${info.format}; parameters: ${info.parameters.toLocaleString('en-US')}; weight bytes: ${info.weightBytes.toLocaleString('en-US')}`,
+          `tensor types: ${Object.entries(info.tensorTypes).map(([k, v]) => `${k} x${v}`).join(', ')}`,
+          `norm: ${info.spec.norm.kind} eps=${info.spec.norm.eps}; rope: ${info.spec.rope.kind} theta=${info.spec.rope.theta}; tied embeddings: ${info.spec.tiedEmbeddings}`,
+          `tokenizer: ${info.tokenizer.kind}, vocab ${info.tokenizer.vocabSize}, bos=${info.tokenizer.bosId} eos=${info.tokenizer.eosId} addBos=${info.tokenizer.addBos}`,
+          backendLine(info),
+        ].join('\n');
+        print(human, { model: modelPath, ...info, backend: be });
+        break;
+      }
+      case 'tokenize': {
+        const t = str(a, 'text', true)!;
+        const r = await engine.tokenize(t, addBos);
+        print(`${r.ids.join(' ')}\n${r.pieces.map((p) => JSON.stringify(p)).join(' ')}\n${backendLine(info)}`, { text: t, ids: r.ids, pieces: r.pieces, count: r.ids.length, backend: be });
+        break;
+      }
+      case 'generate': {
+        const prompt = str(a, 'prompt', true)!;
+        const r = await engine.generate({
+          prompt,
+          maxTokens: num(a, 'tokens', true, true)!,
+          temperature: num(a, 'temperature') ?? 0,
+          topK: num(a, 'top-k', false, true),
+          topP: num(a, 'top-p'),
+          seed: num(a, 'seed', false, true) ?? 0,
+          addBos,
+          stopAtEos: a['stop-at-eos'] === true,
+        });
+        print(
+          `${prompt}${r.text}\n---\nprompt ids: ${r.promptIds.join(' ')}\ngenerated ids: ${r.generatedIds.join(' ')}\nprefill ${r.prefillTokensPerSecond.toFixed(1)} tok/s, decode ${r.decodeTokensPerSecond.toFixed(1)} tok/s\n${backendLine(info)}`,
+          { prompt, ...r, backend: be },
+        );
+        break;
+      }
+      case 'logits': {
+        const t = str(a, 'text', true)!;
+        const r = await engine.forward({ text: t, addBos });
+        const V = r.vocabSize;
+        const rows: number[][] = [];
+        for (let p = 0; p < r.T; p++) rows.push(Array.from(r.logits.subarray(p * V, (p + 1) * V)));
+        const top = num(a, 'top', false, true) ?? 5;
+        const lines = rows.map((row, p) => {
+          const best = row.map((v, i) => [v, i] as const).sort((x, y) => y[0] - x[0]).slice(0, top);
+          return `pos ${p} (id ${r.ids[p]}): ${best.map(([v, i]) => `${i}:${v.toFixed(4)}`).join(' ')}`;
+        });
+        print(`${lines.join('\n')}\n${backendLine(info)}`, { ids: r.ids, vocabSize: V, logits: rows, backend: be });
+        break;
+      }
+      case 'nll': {
+        const r = await engine.nll({ text: text(), addBos, ctx: num(a, 'ctx', false, true) });
+        print(
+          `mean NLL ${r.meanNll.toFixed(6)} nats/token over ${r.scored} tokens (perplexity ${r.perplexity.toFixed(4)}, ${r.windows} window(s))\n${backendLine(info)}`,
+          { tokens: r.scored + r.windows, scored: r.scored, meanNll: r.meanNll, perplexity: r.perplexity, windows: r.windows, tokenNll: r.tokenNll, backend: be },
+        );
+        break;
+      }
+      case 'perplexity': {
+        const f = str(a, 'file', true)!;
+        const r = await engine.perplexity({ text: readFileSync(f, 'utf8'), ctx: num(a, 'ctx', true, true)! });
+        print(
+          `${r.perChunk.map((p, i) => `[${i + 1}]${p.toFixed(4)}`).join(',')}\nFinal estimate: PPL = ${r.perplexity.toFixed(4)} +/- ${(r.perplexity * r.nllStdErr).toFixed(5)} (${r.chunks} chunks of ${r.ctx}, ${r.scored} tokens scored)\n${backendLine(info)}`,
+          { ...r, backend: be },
+        );
+        break;
+      }
+    }
+    return 0;
+  } catch (e) {
+    const msg = (e as Error).message ?? String(e);
+    const hint = (e as { hint?: string }).hint;
+    err.write(`layerlab: ${msg}${hint ? `\n  hint: ${hint}` : ''}\n`);
+    if (e instanceof UsageError) err.write(`\n${USAGE}`);
+    return e instanceof UsageError ? 2 : 1;
+  } finally {
+    await engine.unload().catch(() => {});
+  }
+}

@@ -1,0 +1,448 @@
+// The WebGPU backend: the same forward pass as the CPU reference (src/core/model/forward.ts), with the
+// same taps and interventions, composed from the WGSL kernels in src/gpu/kernels. Weights stay in their
+// stored GGUF type (packed; src/gpu/weights.ts); activations are f32. A whole forward is one command
+// buffer (compute passes split only where a tap is copied out); logits and taps are read back once.
+
+import type { Backend, BackendInfo, Session } from '../core/model/backend.ts';
+import type { LoadedModel, WeightTensor } from '../core/formats/types.ts';
+import type { ModelSpec } from '../core/model/spec.ts';
+import { planLayers, tapName, type ForwardOptions, type ForwardResult, type LayerPlan } from '../core/model/taps.ts';
+import { tensorToF32 } from '../core/model/weights.ts';
+import { GGMLType, typeName } from '../core/quant/types.ts';
+import type { AcquiredDevice } from './device.ts';
+import { GpuContext } from './context.ts';
+import { shaderSource } from './shaders.ts';
+import { uploadWeight, type GpuWeight } from './weights.ts';
+import { encodeMatmul } from './kernels/matmul.ts';
+import { encodeMatmulQ } from './kernels/matmul-q.ts';
+import { encodeMatmulSimple } from './kernels/matmul-simple.ts';
+import { encodeGetRowsQ } from './kernels/get-rows-q.ts';
+import { encodeLayerNorm, encodeRmsNorm } from './kernels/norm.ts';
+import { encodeRope } from './kernels/rope.ts';
+import { encodeAttention, encodeKvWrite } from './kernels/attention.ts';
+import { encodeAdd, encodeGelu, encodeSiluGate } from './kernels/elementwise.ts';
+import { encodeEmbedding } from './kernels/embedding.ts';
+
+export class ModelTooLargeError extends Error {
+  hint: string;
+  constructor(msg: string, hint: string) {
+    super(msg);
+    this.name = 'ModelTooLargeError';
+    this.hint = hint;
+  }
+}
+
+function mib(n: number): string {
+  return `${(n / 2 ** 20).toFixed(1)} MiB`;
+}
+
+/** Activation buffers for up to `cap` tokens. */
+interface Scratch {
+  cap: number;
+  ids: GPUBuffer;
+  x: GPUBuffer;
+  h: GPUBuffer;
+  q: GPUBuffer;
+  k: GPUBuffer;
+  v: GPUBuffer;
+  att: GPUBuffer;
+  sub: GPUBuffer;
+  g: GPUBuffer;
+  u: GPUBuffer;
+  logits: GPUBuffer;
+  bytes: number;
+}
+
+interface GpuKv {
+  k: GPUBuffer[];
+  v: GPUBuffer[];
+  maxT: number;
+  position: number;
+  bytes: number;
+}
+
+export class GpuBackend implements Backend {
+  readonly spec: ModelSpec;
+  readonly ctx: GpuContext;
+  private weights = new Map<string, GpuWeight>();
+  /** 1-D parameters (norm weights, biases) as f32 buffers. */
+  private vectors = new Map<string, GPUBuffer>();
+  private weightBytes = 0;
+  private scratch: Scratch | null = null;
+  private live = 0;
+  private peak = 0;
+  private disposed = false;
+  /**
+   * Use the barrier-free kernel variants. On software adapters (SwiftShader & co.) workgroup barriers
+   * dominate the run time (a 256-thread reduction costs more than the whole row it reduces), so the
+   * one-invocation-per-output kernels are much faster there; hardware adapters use the tiled kernels.
+   * GpuBackend.create(..., { kernels: 'tiled' | 'simple' }) overrides (tests run both paths).
+   */
+  readonly simple: boolean;
+
+  private constructor(private acquired: AcquiredDevice, readonly model: LoadedModel, kernelPolicy?: 'tiled' | 'simple') {
+    this.spec = model.spec;
+    this.ctx = new GpuContext(acquired.device, shaderSource);
+    this.simple = kernelPolicy ? kernelPolicy === 'simple' : acquired.software;
+  }
+
+  static async create(
+    acquired: AcquiredDevice,
+    model: LoadedModel,
+    progress?: (done: number, total: number) => void,
+    opts: { kernels?: 'tiled' | 'simple' } = {},
+  ): Promise<GpuBackend> {
+    const b = new GpuBackend(acquired, model, opts.kernels);
+    b.checkFits();
+    const tensors = [...model.tensors.values()];
+    const need = tensors.reduce((a, t) => a + t.data.byteLength, 0);
+    let done = 0;
+    acquired.device.pushErrorScope('out-of-memory');
+    try {
+      for (const t of tensors) {
+        b.upload(t);
+        done++;
+        if (done % 8 === 0 || done === tensors.length) progress?.(done, tensors.length);
+      }
+    } catch (e) {
+      await acquired.device.popErrorScope();
+      b.dispose();
+      throw e;
+    }
+    const oom = await acquired.device.popErrorScope();
+    if (oom) {
+      b.dispose();
+      throw new ModelTooLargeError(
+        `the GPU ran out of memory while uploading the weights (${mib(need)} needed; ${acquired.adapter}): ${oom.message}`,
+        'Close other GPU-heavy tabs, or use a smaller or more strongly quantized model (or the CPU backend for tiny models).',
+      );
+    }
+    return b;
+  }
+
+  /** Fail early, with the numbers, when a tensor or the whole model cannot live on this device. */
+  private checkFits(): void {
+    const lim = this.acquired.limits;
+    const perBinding = Math.min(lim.maxStorageBufferBindingSize, lim.maxBufferSize);
+    let total = 0;
+    for (const t of this.model.tensors.values()) {
+      total += t.data.byteLength;
+      if (t.data.byteLength > perBinding) {
+        throw new ModelTooLargeError(
+          `tensor ${t.name} (${typeName(t.type)} [${t.shape.join(', ')}]) needs ${mib(t.data.byteLength)} in one buffer, but this adapter (${this.acquired.adapter}) allows ${mib(perBinding)} per storage buffer`,
+          'Use a more strongly quantized file (e.g. Q4_K_M), a smaller model, or a GPU with larger buffer limits.',
+        );
+      }
+    }
+    void total;
+  }
+
+  private track(delta: number): void {
+    this.live += delta;
+    this.peak = Math.max(this.peak, this.live);
+  }
+
+  private upload(t: WeightTensor): void {
+    if (t.shape.length === 1) {
+      const f = tensorToF32(t);
+      const buf = this.ctx.storage(f, t.name);
+      this.vectors.set(t.name, buf);
+      this.weightBytes += buf.size;
+      this.track(buf.size);
+      return;
+    }
+    if (t.name === 'position_embd' && t.type !== GGMLType.F32) {
+      // Learned positions are added by the f32 embedding kernel; the table is small.
+      const f = tensorToF32(t);
+      const w: GpuWeight = { buffer: this.ctx.storage(f, t.name), type: GGMLType.F32, rows: t.shape[0], cols: t.shape[1], bytes: f.byteLength, name: t.name };
+      this.weights.set(t.name, w);
+      this.weightBytes += w.bytes;
+      this.track(w.buffer.size);
+      return;
+    }
+    const w = uploadWeight(this.ctx, t);
+    this.weights.set(t.name, w);
+    this.weightBytes += w.bytes;
+    this.track(w.buffer.size);
+  }
+
+  private w(name: string): GpuWeight {
+    const w = this.weights.get(name);
+    if (!w) throw new Error(`model has no tensor ${name}`);
+    return w;
+  }
+
+  private vec(name: string): GPUBuffer | undefined {
+    return this.vectors.get(name);
+  }
+
+  private vecReq(name: string): GPUBuffer {
+    const v = this.vectors.get(name);
+    if (!v) throw new Error(`model has no tensor ${name}`);
+    return v;
+  }
+
+  info(): BackendInfo {
+    return { kind: 'gpu', adapter: this.acquired.adapter, software: this.acquired.software, weightBytes: this.weightBytes };
+  }
+
+  peakBytes(): number {
+    return this.peak;
+  }
+
+  private ensureScratch(T: number): Scratch {
+    if (this.scratch && this.scratch.cap >= T) return this.scratch;
+    if (this.scratch) this.freeScratch(this.scratch);
+    const s = this.spec;
+    const cap = Math.max(T, 16);
+    const qkvW = s.nHeads * s.headDim + 2 * s.nKvHeads * s.headDim;
+    const sizes = {
+      x: cap * s.dModel * 4,
+      h: cap * s.dModel * 4,
+      q: cap * (s.fusedQkv ? qkvW : s.nHeads * s.headDim) * 4,
+      k: cap * s.nKvHeads * s.headDim * 4,
+      v: cap * s.nKvHeads * s.headDim * 4,
+      att: cap * s.nHeads * s.headDim * 4,
+      sub: cap * s.dModel * 4,
+      g: cap * s.dFF * 4,
+      u: cap * s.dFF * 4,
+      logits: cap * s.vocabSize * 4,
+    };
+    const mk = (n: number, label: string) => this.ctx.storage(n, label);
+    let bytes = cap * 4;
+    const sc = { cap, ids: mk(cap * 4, 'ids'), bytes: 0 } as Scratch;
+    for (const [k, n] of Object.entries(sizes)) {
+      (sc as unknown as Record<string, GPUBuffer>)[k] = mk(n, k);
+      bytes += n;
+    }
+    sc.bytes = bytes;
+    this.track(bytes);
+    this.scratch = sc;
+    return sc;
+  }
+
+  private freeScratch(sc: Scratch): void {
+    for (const b of [sc.ids, sc.x, sc.h, sc.q, sc.k, sc.v, sc.att, sc.sub, sc.g, sc.u, sc.logits]) b.destroy();
+    this.track(-sc.bytes);
+  }
+
+  private newKv(maxT: number): GpuKv {
+    const s = this.spec;
+    const n = maxT * s.nKvHeads * s.headDim * 4;
+    const kv: GpuKv = {
+      k: Array.from({ length: s.nLayers }, (_, l) => this.ctx.storage(n, `k-cache.${l}`)),
+      v: Array.from({ length: s.nLayers }, (_, l) => this.ctx.storage(n, `v-cache.${l}`)),
+      maxT,
+      position: 0,
+      bytes: 2 * s.nLayers * n,
+    };
+    this.track(kv.bytes);
+    return kv;
+  }
+
+  private freeKv(kv: GpuKv): void {
+    for (const b of [...kv.k, ...kv.v]) b.destroy();
+    this.track(-kv.bytes);
+  }
+
+  /** y = x @ W^T (+ bias) for any stored type; rows of W from rowOffset (fused QKV). */
+  private linear(pass: GPUComputePassEncoder, a: { x: GPUBuffer; name: string; y: GPUBuffer; M: number; rowOffset?: number; nRows?: number; yOffset?: number; yStride?: number; accumulate?: boolean; xOffset?: number }): void {
+    const w = this.w(a.name);
+    const bias = this.vec(`${a.name}.bias`);
+    const rowOffset = a.rowOffset ?? 0;
+    const N = a.nRows ?? w.rows - rowOffset;
+    if (w.type === GGMLType.F32) {
+      (this.simple ? encodeMatmulSimple : encodeMatmul)(this.ctx, pass, {
+        x: a.x, w: w.buffer, y: a.y, bias, M: a.M, N, K: w.cols,
+        xOffset: a.xOffset, wOffset: rowOffset * w.cols, biasOffset: rowOffset,
+        yOffset: a.yOffset, yStride: a.yStride, accumulate: a.accumulate,
+      });
+    } else {
+      encodeMatmulQ(this.ctx, pass, {
+        x: a.x, w, y: a.y, M: a.M, bias, rowOffset, nRows: N, biasOffset: rowOffset,
+        xOffset: a.xOffset, yOffset: a.yOffset, yStride: a.yStride, accumulate: a.accumulate,
+      });
+    }
+  }
+
+  private norm(pass: GPUComputePassEncoder, name: string, x: GPUBuffer, y: GPUBuffer, T: number, xOffset = 0): void {
+    const s = this.spec;
+    const simple = this.simple;
+    if (s.norm.kind === 'rms') encodeRmsNorm(this.ctx, pass, { x, w: this.vecReq(name), y, T, C: s.dModel, eps: s.norm.eps, xOffset, simple });
+    else encodeLayerNorm(this.ctx, pass, { x, w: this.vecReq(name), b: this.vecReq(`${name}.bias`), y, T, C: s.dModel, eps: s.norm.eps, xOffset, simple });
+  }
+
+  /** Run ids at kv.position.., advance the cache, read back logits and taps. */
+  private async run(ids: number[], kv: GpuKv, opts: ForwardOptions = {}): Promise<ForwardResult> {
+    if (this.disposed) throw new Error('the GPU backend was disposed');
+    const s = this.spec;
+    const T = ids.length;
+    const C = s.dModel;
+    const D = s.headDim;
+    const H = s.nHeads;
+    const Hkv = s.nKvHeads;
+    const kvW = Hkv * D;
+    const pos0 = kv.position;
+    if (T === 0) throw new Error('forward: no tokens to run');
+    if (pos0 + T > kv.maxT) throw new Error(`forward: ${pos0 + T} positions exceed the cache/context of ${kv.maxT}`);
+    for (const id of ids) {
+      if (!Number.isInteger(id) || id < 0 || id >= s.vocabSize) throw new Error(`token id ${id} outside the vocabulary (size ${s.vocabSize})`);
+    }
+    const plans: LayerPlan[] = planLayers(s.nLayers, opts.interventions);
+    const want = new Set(opts.taps ?? []);
+    const sc = this.ensureScratch(T);
+    const ctx = this.ctx;
+    const dev = ctx.device;
+    dev.queue.writeBuffer(sc.ids, 0, new Uint32Array(ids));
+
+    const tapBufs = new Map<string, { buf: GPUBuffer; bytes: number }>();
+    const enc = dev.createCommandEncoder({ label: 'forward' });
+    let pass = enc.beginComputePass();
+    const tap = (name: string, src: GPUBuffer, bytes = T * C * 4) => {
+      if (!want.has(name)) return;
+      pass.end();
+      const dst = dev.createBuffer({ size: bytes, usage: GPUBufferUsage.COPY_DST | GPUBufferUsage.MAP_READ, label: `tap ${name}` });
+      enc.copyBufferToBuffer(src, 0, dst, 0, bytes);
+      tapBufs.set(name, { buf: dst, bytes });
+      pass = enc.beginComputePass();
+    };
+    const zeroTap = (name: string) => {
+      if (!want.has(name)) return;
+      pass.end();
+      const dst = dev.createBuffer({ size: T * C * 4, usage: GPUBufferUsage.COPY_DST | GPUBufferUsage.MAP_READ, label: `tap ${name}` });
+      tapBufs.set(name, { buf: dst, bytes: T * C * 4 }); // mapped zeros
+      pass = enc.beginComputePass();
+    };
+
+    // Embedding (+ learned positions).
+    const emb = this.w('token_embd');
+    const pe = s.learnedPositions ? this.w('position_embd') : undefined;
+    if (emb.type === GGMLType.F32) {
+      encodeEmbedding(ctx, pass, { table: emb.buffer, rows: emb.rows, ids: sc.ids, out: sc.x, T, C, posTable: pe?.buffer, pos0 });
+    } else {
+      encodeGetRowsQ(ctx, pass, { table: emb, ids: sc.ids, out: sc.x, T });
+      if (pe) encodeEmbedding(ctx, pass, { table: null, ids: sc.ids, out: sc.x, T, C, posTable: pe.buffer, pos0 });
+    }
+
+    const qW = H * D;
+    for (let l = 0; l < s.nLayers; l++) {
+      const p = plans[l];
+      const b = `blk.${l}`;
+      tap(tapName(l, 'in'), sc.x);
+
+      if (!p.skipAttn) {
+        this.norm(pass, `${b}.attn_norm`, sc.x, sc.h, T);
+        if (s.fusedQkv) {
+          this.linear(pass, { x: sc.h, name: `${b}.attn_qkv`, y: sc.q, M: T, rowOffset: 0, nRows: qW });
+          this.linear(pass, { x: sc.h, name: `${b}.attn_qkv`, y: sc.k, M: T, rowOffset: qW, nRows: kvW });
+          this.linear(pass, { x: sc.h, name: `${b}.attn_qkv`, y: sc.v, M: T, rowOffset: qW + kvW, nRows: kvW });
+        } else {
+          this.linear(pass, { x: sc.h, name: `${b}.attn_q`, y: sc.q, M: T });
+          this.linear(pass, { x: sc.h, name: `${b}.attn_k`, y: sc.k, M: T });
+          this.linear(pass, { x: sc.h, name: `${b}.attn_v`, y: sc.v, M: T });
+        }
+        if (s.rope.kind !== 'none') {
+          encodeRope(ctx, pass, { x: sc.q, T, H, D, pos0, theta: s.rope.theta, dim: s.rope.dim, kind: s.rope.kind });
+          encodeRope(ctx, pass, { x: sc.k, T, H: Hkv, D, pos0, theta: s.rope.theta, dim: s.rope.dim, kind: s.rope.kind });
+        }
+        encodeKvWrite(ctx, pass, { k: sc.k, v: sc.v, kCache: kv.k[l], vCache: kv.v[l], T, Hkv, D, pos0 });
+        encodeAttention(ctx, pass, { q: sc.q, kCache: kv.k[l], vCache: kv.v[l], o: sc.att, T, H, Hkv, D, pos0, scale: 1 / Math.sqrt(D) });
+        const direct = p.attnScale === 1 && !want.has(tapName(l, 'attn_out'));
+        if (direct) {
+          this.linear(pass, { x: sc.att, name: `${b}.attn_output`, y: sc.x, M: T, accumulate: true });
+        } else {
+          this.linear(pass, { x: sc.att, name: `${b}.attn_output`, y: sc.sub, M: T });
+          tap(tapName(l, 'attn_out'), sc.sub);
+          encodeAdd(ctx, pass, { a: sc.x, b: sc.sub, n: T * C, scale: p.attnScale });
+        }
+      } else zeroTap(tapName(l, 'attn_out'));
+      tap(tapName(l, 'mid'), sc.x);
+
+      if (!p.skipMlp) {
+        this.norm(pass, `${b}.ffn_norm`, sc.x, sc.h, T);
+        if (s.mlp === 'silu-gate') {
+          this.linear(pass, { x: sc.h, name: `${b}.ffn_gate`, y: sc.g, M: T });
+          this.linear(pass, { x: sc.h, name: `${b}.ffn_up`, y: sc.u, M: T });
+          encodeSiluGate(ctx, pass, { g: sc.g, u: sc.u, n: T * s.dFF });
+        } else {
+          this.linear(pass, { x: sc.h, name: `${b}.ffn_up`, y: sc.g, M: T });
+          encodeGelu(ctx, pass, { x: sc.g, n: T * s.dFF });
+        }
+        const direct = p.mlpScale === 1 && !want.has(tapName(l, 'mlp_out'));
+        if (direct) {
+          this.linear(pass, { x: sc.g, name: `${b}.ffn_down`, y: sc.x, M: T, accumulate: true });
+        } else {
+          this.linear(pass, { x: sc.g, name: `${b}.ffn_down`, y: sc.sub, M: T });
+          tap(tapName(l, 'mlp_out'), sc.sub);
+          encodeAdd(ctx, pass, { a: sc.x, b: sc.sub, n: T * C, scale: p.mlpScale });
+        }
+      } else zeroTap(tapName(l, 'mlp_out'));
+      tap(tapName(l, 'out'), sc.x);
+    }
+
+    // Final norm + unembedding (all positions, or the last one only).
+    const rows = opts.logits === 'last' ? 1 : T;
+    this.norm(pass, 'output_norm', sc.x, sc.h, rows, (T - rows) * C);
+    tap('final_norm', sc.h, rows * C * 4);
+    this.linear(pass, { x: sc.h, name: s.tiedEmbeddings ? 'token_embd' : 'output', y: sc.logits, M: rows });
+    pass.end();
+    const logitBytes = rows * s.vocabSize * 4;
+    const staging = dev.createBuffer({ size: logitBytes, usage: GPUBufferUsage.COPY_DST | GPUBufferUsage.MAP_READ, label: 'logits' });
+    enc.copyBufferToBuffer(sc.logits, 0, staging, 0, logitBytes);
+    await ctx.submit([enc.finish()]);
+    kv.position = pos0 + T;
+
+    await staging.mapAsync(GPUMapMode.READ);
+    const logits = new Float32Array(staging.getMappedRange().slice(0));
+    staging.unmap();
+    staging.destroy();
+    const taps: Record<string, Float32Array> = {};
+    for (const [name, { buf }] of tapBufs) {
+      await buf.mapAsync(GPUMapMode.READ);
+      taps[name] = new Float32Array(buf.getMappedRange().slice(0));
+      buf.unmap();
+      buf.destroy();
+    }
+    return { logits, taps, T };
+  }
+
+  async forward(ids: number[], opts?: ForwardOptions): Promise<ForwardResult> {
+    const kv = this.newKv(Math.max(ids.length, 1));
+    try {
+      return await this.run(ids, kv, opts);
+    } finally {
+      this.freeKv(kv);
+    }
+  }
+
+  session(maxTokens = this.spec.contextLength): Session {
+    let kv: GpuKv | null = this.newKv(maxTokens);
+    const self = this;
+    return {
+      get position() {
+        return kv?.position ?? 0;
+      },
+      async append(ids: number[], opts?: ForwardOptions) {
+        if (!kv) throw new Error('session was disposed');
+        return self.run(ids, kv, opts);
+      },
+      reset() {
+        if (kv) kv.position = 0;
+      },
+      dispose() {
+        if (kv) self.freeKv(kv);
+        kv = null;
+      },
+    };
+  }
+
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    if (this.scratch) this.freeScratch(this.scratch);
+    for (const w of this.weights.values()) w.buffer.destroy();
+    for (const v of this.vectors.values()) v.destroy();
+    this.weights.clear();
+    this.vectors.clear();
+  }
+}

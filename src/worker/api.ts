@@ -1,0 +1,98 @@
+// The typed contract of the engine worker (DESIGN.md convention 8): plain data or transferables only.
+// The browser calls it through comlink (client.ts); the CLI calls the same Engine class directly.
+
+import type { ModelSpec } from '../core/model/spec.ts';
+import type { ForwardOptions } from '../core/model/taps.ts';
+import type { NllResult, PerplexityResult } from '../core/eval/perplexity.ts';
+import type { SamplingOptions } from '../core/eval/sampling.ts';
+
+export type BackendChoice = 'gpu' | 'cpu' | 'auto';
+
+/** Where the model's bytes come from. */
+export type ModelSource =
+  /** Files already in memory (drag and drop, file picker, Node reads). */
+  | { kind: 'files'; files: { name: string; bytes: Uint8Array }[] }
+  /** URLs the worker fetches (the bundled models under /models/, or hub URLs). */
+  | { kind: 'urls'; urls: string[] };
+
+export interface LoadOptions {
+  backend?: BackendChoice;
+  /** Override the context length (e.g. 512 for stories260K's GGUF, which stores 128). */
+  contextLength?: number;
+}
+
+export interface TensorSummary {
+  name: string;
+  type: string;
+  shape: number[];
+  bytes: number;
+}
+
+export interface ModelInfo {
+  spec: ModelSpec;
+  format: string;
+  meta: Record<string, string | number | boolean>;
+  parameters: number;
+  weightBytes: number;
+  tensorTypes: Record<string, number>;
+  tensors: TensorSummary[];
+  backend: { kind: 'cpu' | 'gpu'; adapter: string; software: boolean; weightBytes: number };
+  tokenizer: { kind: string; vocabSize: number; bosId: number | null; eosId: number | null; addBos: boolean };
+}
+
+export interface TokenizeResult {
+  ids: number[];
+  pieces: string[];
+}
+
+export interface ForwardRequest extends ForwardOptions {
+  /** Token ids, or a text tokenized with the model's tokenizer. */
+  ids?: number[];
+  text?: string;
+  addBos?: boolean;
+}
+
+export interface ForwardResponse {
+  ids: number[];
+  T: number;
+  vocabSize: number;
+  logits: Float32Array;
+  taps: Record<string, Float32Array>;
+}
+
+export interface GenerateRequest extends SamplingOptions {
+  prompt: string;
+  maxTokens: number;
+  addBos?: boolean;
+  stopAtEos?: boolean;
+}
+
+export interface GenerateResponse {
+  promptIds: number[];
+  generatedIds: number[];
+  text: string;
+  pieces: string[];
+  prefillTokensPerSecond: number;
+  decodeTokensPerSecond: number;
+}
+
+export interface ProgressEvent {
+  done: number;
+  total: number;
+  what: string;
+}
+
+export type ProgressFn = (p: ProgressEvent) => void;
+
+export interface EngineApi {
+  load(source: ModelSource, opts?: LoadOptions, progress?: ProgressFn): Promise<ModelInfo>;
+  info(): Promise<ModelInfo>;
+  tokenize(text: string, addBos?: boolean): Promise<TokenizeResult>;
+  forward(req: ForwardRequest): Promise<ForwardResponse>;
+  generate(req: GenerateRequest, progress?: ProgressFn, onToken?: (id: number, piece: string) => void): Promise<GenerateResponse>;
+  nll(req: { text?: string; ids?: number[]; addBos?: boolean; ctx?: number }, progress?: ProgressFn): Promise<NllResult>;
+  perplexity(req: { text: string; ctx: number }, progress?: ProgressFn): Promise<PerplexityResult>;
+  /** Cooperative cancellation of the running job (checked between chunks/steps/layers). */
+  cancel(): Promise<void>;
+  unload(): Promise<void>;
+}

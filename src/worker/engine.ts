@@ -1,0 +1,163 @@
+// Engine: one loaded model on one backend, behind the EngineApi contract. The browser worker exposes it
+// with comlink (engine.worker.ts); the CLI uses it directly in Node. It owns the device and the weights.
+
+import type { Backend } from '../core/model/backend.ts';
+import { CpuBackend } from '../core/model/cpu-backend.ts';
+import type { LoadedModel } from '../core/formats/types.ts';
+import { loadModelFromFiles, estimateResidentBytes } from '../core/formats/load.ts';
+import { typeName } from '../core/quant/types.ts';
+import { numel } from '../core/tensor.ts';
+import { nllOfIds, chunkedPerplexity, type CancelToken } from '../core/eval/perplexity.ts';
+import { generate } from '../core/eval/generate.ts';
+import { acquireDevice, NoAdapterError } from '../gpu/device.ts';
+import { GpuBackend } from '../gpu/gpu-backend.ts';
+import { fetchBytes } from './fetch-bytes.ts';
+import type {
+  EngineApi, ForwardRequest, ForwardResponse, GenerateRequest, GenerateResponse, LoadOptions, ModelInfo,
+  ModelSource, ProgressFn, TokenizeResult,
+} from './api.ts';
+
+export class Engine implements EngineApi {
+  private model: LoadedModel | null = null;
+  private backend: Backend | null = null;
+  private cancelToken: CancelToken = { cancelled: false };
+
+  constructor(private gpuProvider: () => Promise<GPU | null | undefined>) {}
+
+  private need(): { model: LoadedModel; backend: Backend } {
+    if (!this.model || !this.backend) throw new Error('no model is loaded: load one first');
+    return { model: this.model, backend: this.backend };
+  }
+
+  private job(): CancelToken {
+    this.cancelToken = { cancelled: false };
+    return this.cancelToken;
+  }
+
+  async load(source: ModelSource, opts: LoadOptions = {}, progress?: ProgressFn): Promise<ModelInfo> {
+    const files =
+      source.kind === 'files'
+        ? source.files
+        : await Promise.all(
+            source.urls.map(async (url) => ({
+              name: decodeURIComponent(url.split('?')[0].split('/').pop() ?? url),
+              bytes: await fetchBytes(url, (done, total) => progress?.({ done, total, what: `download ${url}` })),
+            })),
+          );
+    const model = loadModelFromFiles(files, { contextLength: opts.contextLength });
+    const choice = opts.backend ?? 'auto';
+    let backend: Backend;
+    if (choice === 'cpu') {
+      backend = new CpuBackend(model);
+    } else {
+      try {
+        const acquired = await acquireDevice(await this.gpuProvider());
+        backend = await GpuBackend.create(acquired, model, (done, total) => progress?.({ done, total, what: 'upload weights' }));
+      } catch (e) {
+        if (choice === 'gpu' || !(e instanceof NoAdapterError)) throw e;
+        backend = new CpuBackend(model);
+      }
+    }
+    this.backend?.dispose();
+    this.model = model;
+    this.backend = backend;
+    return this.info();
+  }
+
+  async info(): Promise<ModelInfo> {
+    const { model, backend } = this.need();
+    const tensorTypes: Record<string, number> = {};
+    const tensors = [...model.tensors.values()].map((t) => {
+      const type = typeName(t.type);
+      tensorTypes[type] = (tensorTypes[type] ?? 0) + 1;
+      return { name: t.name, type, shape: t.shape, bytes: t.data.byteLength };
+    });
+    const tk = model.tokenizer;
+    return {
+      spec: model.spec,
+      format: model.format,
+      meta: model.meta,
+      parameters: [...model.tensors.values()].reduce((a, t) => a + numel(t.shape), 0),
+      weightBytes: estimateResidentBytes(model),
+      tensorTypes,
+      tensors,
+      backend: backend.info(),
+      tokenizer: { kind: tk.kind, vocabSize: tk.vocabSize, bosId: tk.bosId, eosId: tk.eosId, addBos: tk.addBosDefault },
+    };
+  }
+
+  private encode(text: string, addBos?: boolean): number[] {
+    return this.need().model.tokenizer.encode(text, { addBos });
+  }
+
+  async tokenize(text: string, addBos?: boolean): Promise<TokenizeResult> {
+    const { model } = this.need();
+    const ids = this.encode(text, addBos);
+    return { ids, pieces: ids.map((i) => model.tokenizer.piece(i)) };
+  }
+
+  async forward(req: ForwardRequest): Promise<ForwardResponse> {
+    const { model, backend } = this.need();
+    const ids = req.ids ?? this.encode(req.text ?? '', req.addBos);
+    if (ids.length === 0) throw new Error('nothing to run: the text is empty (and no BOS was added)');
+    if (ids.length > model.spec.contextLength) {
+      throw new Error(`${ids.length} tokens exceed the model's context length ${model.spec.contextLength}: shorten the text`);
+    }
+    const r = await backend.forward(ids, req);
+    return { ids, T: r.T, vocabSize: model.spec.vocabSize, logits: r.logits, taps: r.taps };
+  }
+
+  async generate(req: GenerateRequest, progress?: ProgressFn, onToken?: (id: number, piece: string) => void): Promise<GenerateResponse> {
+    const { model, backend } = this.need();
+    const cancel = this.job();
+    const promptIds = this.encode(req.prompt, req.addBos);
+    const r = await generate(backend, promptIds, {
+      ...req,
+      eosId: model.tokenizer.eosId,
+      cancel,
+      progress: (done, total, what) => progress?.({ done, total, what }),
+      onToken: (id) => onToken?.(id, model.tokenizer.piece(id)),
+    });
+    return {
+      promptIds,
+      generatedIds: r.generatedIds,
+      text: model.tokenizer.decode(r.generatedIds),
+      pieces: r.generatedIds.map((i) => model.tokenizer.piece(i)),
+      prefillTokensPerSecond: promptIds.length / (r.prefillMs / 1000),
+      decodeTokensPerSecond: r.generatedIds.length > 1 ? (r.generatedIds.length - 1) / (r.decodeMs / 1000) : NaN,
+    };
+  }
+
+  async nll(req: { text?: string; ids?: number[]; addBos?: boolean; ctx?: number }, progress?: ProgressFn) {
+    const { backend } = this.need();
+    const ids = req.ids ?? this.encode(req.text ?? '', req.addBos);
+    return nllOfIds(backend, ids, { ctx: req.ctx, cancel: this.job(), progress: (done, total, what) => progress?.({ done, total, what }) });
+  }
+
+  async perplexity(req: { text: string; ctx: number }, progress?: ProgressFn) {
+    const { model, backend } = this.need();
+    const ids = this.encode(req.text);
+    return chunkedPerplexity(backend, ids, {
+      ctx: req.ctx,
+      bosId: model.tokenizer.bosId,
+      addBos: model.tokenizer.addBosDefault,
+      cancel: this.job(),
+      progress: (done, total, what) => progress?.({ done, total, what }),
+    });
+  }
+
+  async cancel(): Promise<void> {
+    this.cancelToken.cancelled = true;
+  }
+
+  async unload(): Promise<void> {
+    this.backend?.dispose();
+    this.backend = null;
+    this.model = null;
+  }
+
+  /** Direct access for in-process callers (CLI, benchmarks). */
+  get current(): { model: LoadedModel; backend: Backend } {
+    return this.need();
+  }
+}
