@@ -18,7 +18,11 @@ export function tokenNll(logits: Float32Array, V: number, ids: number[], from = 
   for (let j = from; j < to; j++) {
     const target = ids[j + 1];
     if (target < 0 || target >= V) throw new Error(`token id ${target} outside the vocabulary (size ${V})`);
-    out.push(logSumExp(logits, j, V) - logits[j * V + target]);
+    const nll = logSumExp(logits, j, V) - logits[j * V + target];
+    // NaN logits (a diverged forward, a broken intervention) would otherwise turn every mean into NaN
+    // silently (and JSON prints NaN as null): say where it happened.
+    if (Number.isNaN(nll)) throw new Error(`the logits at position ${j} are not finite (NaN): the forward pass diverged, so the NLL is undefined`);
+    out.push(nll);
   }
   return out;
 }

@@ -35,8 +35,12 @@ export interface NllResult {
   perplexity: number;
   /** Number of tokens scored. */
   scored: number;
-  /** Per-token NLL (aligned with ids[1..]). */
+  /** Per-token NLL, one per scored token (see `positions`). */
   tokenNll: number[];
+  /** Index in ids of the token each tokenNll entry predicts (1..n-1 for one window; a window's first token is not scored). */
+  positions: number[];
+  /** Number of tokens in the text (scored or not). */
+  tokens: number;
   /** Windows used when the text exceeds the context. */
   windows: number;
 }
@@ -49,9 +53,13 @@ export interface NllResult {
  */
 export async function nllOfIds(backend: Backend, ids: number[], opts: { ctx?: number; progress?: Progress; cancel?: CancelToken } = {}): Promise<NllResult> {
   if (ids.length < 2) throw new Error(`need at least 2 tokens to score a text, got ${ids.length}: give a longer text`);
+  if (opts.ctx !== undefined && !(Number.isInteger(opts.ctx) && opts.ctx >= 2)) {
+    throw new Error(`--ctx must be an integer >= 2 (a window must hold a token and its successor), got ${opts.ctx}`);
+  }
   const ctx = Math.min(opts.ctx ?? backend.spec.contextLength, backend.spec.contextLength);
   const V = backend.spec.vocabSize;
   const all: number[] = [];
+  const positions: number[] = [];
   let windows = 0;
   for (let start = 0; start < ids.length - 1; start += ctx) {
     checkCancel(opts.cancel);
@@ -59,11 +67,12 @@ export async function nllOfIds(backend: Backend, ids: number[], opts: { ctx?: nu
     if (win.length < 2) break;
     const r = await backend.forward(win);
     all.push(...tokenNll(r.logits, V, win));
+    for (let j = 1; j < win.length; j++) positions.push(start + j);
     windows++;
     opts.progress?.(Math.min(start + ctx, ids.length), ids.length, 'nll');
   }
   const m = mean(all);
-  return { meanNll: m, perplexity: Math.exp(m), scored: all.length, tokenNll: all, windows };
+  return { meanNll: m, perplexity: Math.exp(m), scored: all.length, tokenNll: all, positions, tokens: ids.length, windows };
 }
 
 export interface PerplexityResult {
