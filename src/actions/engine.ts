@@ -53,8 +53,16 @@ export function runJob<T>(kind: JobKind, label: string, fn: () => Promise<T>): P
   return p;
 }
 
-/** Cooperative cancellation of the running engine job. */
+let cancels = 0;
+
+/** How many cancels were asked for so far (page-side steps compare it with the count at their start). */
+export function cancelCount(): number {
+  return cancels;
+}
+
+/** Cooperative cancellation of the running job: the engine's (between layers/steps) and the page's own steps. */
 export async function cancelJob(): Promise<void> {
+  cancels++;
   await engine().cancel();
 }
 

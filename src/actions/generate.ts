@@ -21,9 +21,15 @@ export function generate(): Promise<void> {
       running: true, ids: [], pieces: [], text: null, startedAt: performance.now(), tokensPerSecond: null,
       prefillTokensPerSecond: null, cancelled: false, error: null, modelSerial: serial,
     });
-    const onToken = callbackProxy((id: number, piece: string) => appendGenerated(workbench, id, piece, performance.now()));
+    // Streamed tokens come through the proxy's own message channel, so a few may arrive after the
+    // result: once the result is in, it is the whole truth and late tokens are dropped.
+    let finished = false;
+    const onToken = callbackProxy((id: number, piece: string) => {
+      if (!finished) appendGenerated(workbench, id, piece, performance.now());
+    });
     try {
       const r = await engine().generate(req, undefined, onToken);
+      finished = true;
       patchGeneration(workbench, {
         running: false,
         ids: r.generatedIds,
@@ -33,6 +39,7 @@ export function generate(): Promise<void> {
         prefillTokensPerSecond: Number.isFinite(r.prefillTokensPerSecond) ? r.prefillTokensPerSecond : null,
       });
     } catch (e) {
+      finished = true;
       if (isCancelled(e)) patchGeneration(workbench, { running: false, cancelled: true });
       else patchGeneration(workbench, { running: false, error: toUserError(e, 'generating') });
     }

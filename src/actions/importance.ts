@@ -8,7 +8,7 @@ import { allBlockTaps } from '../core/model/taps.ts';
 import { computeMetric, METRICS, type MetricId } from '../core/metrics/index.ts';
 import type { LayerScores } from '../core/metrics/types.ts';
 import { patchImportance, workbench } from '../store/index.ts';
-import { engine, isCancelled, runJob, toUserError } from './engine.ts';
+import { cancelCount, engine, isCancelled, runJob, toUserError } from './engine.ts';
 import { retokenize } from './calibration.ts';
 
 export const PAGE_METRICS: MetricId[] = ['cos', 'lim', 'contrib', 'cka'];
@@ -24,6 +24,10 @@ export function runImportance(): Promise<void> {
     const text = st.calibration.text;
     patchImportance(workbench, { running: true, error: null, progress: { done: 0, total: PAGE_METRICS.length + 1, what: 'forward with taps' } });
     const t0 = performance.now();
+    const cancelsAtStart = cancelCount();
+    const checkCancel = () => {
+      if (cancelCount() !== cancelsAtStart) throw Object.assign(new Error('cancelled'), { name: 'CancelledError' });
+    };
     try {
       const tokens = st.calibration.tokens;
       const ids = tokens && tokens.text === text && tokens.modelSerial === serial ? tokens.ids : await retokenize();
@@ -31,6 +35,7 @@ export function runImportance(): Promise<void> {
       const cut = ids.slice(0, Math.min(st.importance.maxTokens, info.spec.contextLength));
       const { nLayers, dModel } = info.spec;
       const r = await engine().forward({ ids: cut, taps: allBlockTaps(nLayers), logits: 'last' });
+      checkCancel();
       const pieces = (await engine().tokenize(text)).pieces.slice(0, cut.length);
       const results: LayerScores[] = [];
       const failed: { metricId: string; message: string }[] = [];
@@ -38,6 +43,7 @@ export function runImportance(): Promise<void> {
         const id = PAGE_METRICS[i];
         patchImportance(workbench, { progress: { done: i + 1, total: PAGE_METRICS.length + 1, what: METRICS[id].label } });
         await nextFrame();
+        checkCancel();
         try {
           results.push(computeMetric(id, { nLayers, taps: r.taps, T: r.T, C: dModel }));
         } catch (e) {
@@ -50,7 +56,7 @@ export function runImportance(): Promise<void> {
         result: { scores: results, failed, pieces, T: r.T, nLayers, modelSerial: serial, text, seconds: (performance.now() - t0) / 1000 },
       });
     } catch (e) {
-      if (isCancelled(e)) patchImportance(workbench, { running: false, progress: null });
+      if (isCancelled(e)) patchImportance(workbench, { running: false, progress: null, error: null });
       else patchImportance(workbench, { running: false, progress: null, error: toUserError(e, 'running the importance metrics') });
     }
   });

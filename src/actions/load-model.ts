@@ -8,7 +8,7 @@ import {
   catalogEntries, defaultEntry, modelLoaded, parseModelsIndex, patchModel, workbench,
   type CatalogEntry, type UserError,
 } from '../store/index.ts';
-import { engine, runJob, throttledProgress, toUserError } from './engine.ts';
+import { cancelJob, engine, runJob, throttledProgress, toUserError } from './engine.ts';
 import { fetchHubModel } from './hub.ts';
 import { retokenize } from './calibration.ts';
 
@@ -65,6 +65,9 @@ async function loadSource(
   key: string | null,
   pageFiles: { name: string; bytes: Uint8Array }[] | null,
 ): Promise<boolean> {
+  // A new model makes the running analysis moot: stop it rather than make the user wait.
+  const running = workbench.getState().job;
+  if (running && running.kind !== 'load') void cancelJob();
   return runJob('load', `load ${label}`, async () => {
     patchModel(workbench, { loading: { label, progress: null }, error: null, status: workbench.getState().model.info ? 'ready' : 'loading' });
     const tp = throttledProgress((p) => patchModel(workbench, { loading: { label, progress: p } }));

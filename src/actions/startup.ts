@@ -16,7 +16,10 @@ export async function startup(): Promise<void> {
   const ok = await loadDefault();
   await catalog;
   if (!ok || !workbench.getState().model.info) return;
-  await measureNll();
-  await runImportance();
-  await generate();
+  // Each step runs only while the default is still the loaded model (the user may switch meanwhile).
+  const serial = workbench.getState().model.serial;
+  for (const step of [measureNll, runImportance, generate]) {
+    if (workbench.getState().model.serial !== serial) return;
+    await step();
+  }
 }

@@ -8,6 +8,7 @@ import { CalibrationPanel } from './calibration-panel.tsx';
 import { GeneratePanel } from './generate-panel.tsx';
 import { NllPanel } from './nll-panel.tsx';
 import { ImportancePanel } from './importance-panel.tsx';
+import { PanelBoundary } from './panel-boundary.tsx';
 
 function useTheme(): void {
   const theme = useWorkbench((s) => s.ui.theme);
@@ -77,11 +78,21 @@ export function App() {
       </a>
       <Header />
       <main id="main" className="panels">
-        <ModelPanel />
-        <CalibrationPanel />
-        <GeneratePanel />
-        <NllPanel />
-        <ImportancePanel />
+        <PanelBoundary name="Model">
+          <ModelPanel />
+        </PanelBoundary>
+        <PanelBoundary name="Calibration text">
+          <CalibrationPanel />
+        </PanelBoundary>
+        <PanelBoundary name="Generate">
+          <GeneratePanel />
+        </PanelBoundary>
+        <PanelBoundary name="Perplexity">
+          <NllPanel />
+        </PanelBoundary>
+        <PanelBoundary name="Layer importance">
+          <ImportancePanel />
+        </PanelBoundary>
       </main>
       {dragging ? (
         <div className="drop-overlay" aria-hidden="true">

@@ -185,7 +185,13 @@ export function Heatmap(props: HeatmapProps) {
           className={tip ? 'chart-tip' : 'chart-tip hidden'}
           role="status"
           aria-live="polite"
-          style={tip ? { left: Math.min(Math.max(0, tipX - 120), Math.max(0, width - 250)), top: Math.max(0, tipY - 8), transform: 'translateY(-100%)' } : undefined}
+          style={
+            tip
+              ? tip.r < nRows / 2
+                ? { left: Math.min(Math.max(0, tipX - 120), Math.max(0, width - 250)), top: tipY + y.bandwidth() + 8 }
+                : { left: Math.min(Math.max(0, tipX - 120), Math.max(0, width - 250)), top: tipY - 8, transform: 'translateY(-100%)' }
+              : undefined
+          }
         >
           {tip ? (
             <>

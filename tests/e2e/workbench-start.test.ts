@@ -189,4 +189,25 @@ describe('workbench: first screen and a bad file', () => {
     expect(seen).toHaveLength(2);
     await page.unroute('https://huggingface.co/**');
   }, 360_000);
+
+  it('keyboard: the theme toggle and the heatmap tooltip (exact value and rank) work without a mouse', async () => {
+    const before = await page.getAttribute('html', 'data-theme');
+    await page.focus('.theme-toggle');
+    await page.keyboard.press('Enter');
+    expect(await page.getAttribute('html', 'data-theme')).toBe(before === 'dark' ? 'light' : 'dark');
+
+    await page.mouse.move(0, 0); // keep the pointer off the charts: hovering a cell also moves the tooltip
+    await page.focus('[data-testid=heatmap-metrics] .chart-area');
+    await page.keyboard.press('ArrowRight'); // row 0 (block influence), layer 1
+    const tip = page.locator('[data-testid=heatmap-metrics] .chart-tip');
+    await tip.waitFor({ state: 'visible' });
+    const want = Number(await page.getAttribute('[data-testid=heatmap-metrics] rect[data-row="0"][data-col="1"]', 'data-value'));
+    const shown = Number(await page.textContent('[data-testid=heatmap-metrics-tip-value]'));
+    expect(Math.abs(shown - want)).toBeLessThanOrEqual(Math.abs(want) * 1e-6);
+    // The rank printed is the rank of that value among the row's values (largest = 1).
+    const row = await page.$$eval('[data-testid=heatmap-metrics] rect[data-row="0"]', (els) => els.map((e) => Number(e.getAttribute('data-value'))));
+    const rank = 1 + row.filter((v) => v > want).length;
+    expect(await tip.textContent()).toContain(`rank ${rank} of ${row.length}`);
+    await page.screenshot({ path: `${shots}/workbench-keyboard-${before === 'dark' ? 'light' : 'dark'}.png`, fullPage: false });
+  }, 60_000);
 });
