@@ -28,12 +28,24 @@ export class Sampler {
     if (!(t >= 0) || !Number.isFinite(t)) throw new Error(`temperature must be a finite number >= 0, got ${t}`);
     if (opts.topK !== undefined && (!Number.isInteger(opts.topK) || opts.topK < 0)) throw new Error(`top-k must be an integer >= 0, got ${opts.topK}`);
     if (opts.topP !== undefined && !(opts.topP > 0 && opts.topP <= 1)) throw new Error(`top-p must be in (0, 1], got ${opts.topP}`);
+    // mulberry32 keeps the low 32 bits: 1.5, NaN or Infinity would silently act as another seed.
+    if (opts.seed !== undefined && !Number.isInteger(opts.seed)) throw new Error(`seed must be an integer, got ${opts.seed}`);
     this.rnd = mulberry32(opts.seed ?? 0);
+  }
+
+  /** Refuse logits that cannot be ranked: none at all, or NaN (a diverged forward). */
+  private static check(logits: Float32Array): void {
+    if (logits.length === 0) throw new Error('no logits to sample from (vocabulary of size 0)');
+    for (let i = 0; i < logits.length; i++) {
+      if (Number.isNaN(logits[i])) throw new Error(`the logits contain NaN (id ${i}): the forward pass diverged, nothing can be sampled`);
+    }
   }
 
   /** Candidate ids and their probabilities after temperature, top-k and top-p (sorted by probability). */
   distribution(logits: Float32Array): { ids: number[]; probs: number[] } {
+    Sampler.check(logits);
     const T = this.opts.temperature ?? 0;
+    if (T === 0) return { ids: [argmax(logits)], probs: [1] };
     const V = logits.length;
     const order = Array.from({ length: V }, (_, i) => i).sort((a, b) => logits[b] - logits[a] || a - b);
     const k = this.opts.topK && this.opts.topK > 0 ? Math.min(this.opts.topK, V) : V;
@@ -59,6 +71,7 @@ export class Sampler {
   }
 
   next(logits: Float32Array): number {
+    Sampler.check(logits);
     if ((this.opts.temperature ?? 0) === 0) return argmax(logits);
     const { ids, probs } = this.distribution(logits);
     const u = this.rnd();
