@@ -9,6 +9,7 @@ import type { BackendChoice, ModelInfo } from '../worker/api.ts';
 import { readModelFiles } from './files.ts';
 import { nodeGpu } from './node-gpu.ts';
 import { describeSpec } from '../core/model/spec.ts';
+import { MetricNameError, reportText, resolveMetricNames, toReport } from '../core/analysis/index.ts';
 
 const USAGE = `layerlab: layer-wise importance workbench (CLI)
 
@@ -19,6 +20,9 @@ Commands:
   logits      --model PATH --text TEXT [--top K]
   nll         --model PATH (--text TEXT | --file FILE)
   perplexity  --model PATH --file FILE --ctx N
+  analyze     --model PATH (--text TEXT | --file FILE) --metrics LIST [--bits 8,6,4,3,2] [--formats Q8_0,Q4_0,...]
+              [--ref-bits B] [--outlier-k K] [--owl-m M] [--top-k K] [--max-tokens N]
+              LIST: comma-separated cos,lim,zd,contrib,cka,weights,ablation,quant,lens,agreement or all
 
 Options for every command:
   --json               machine-readable output (fields documented in README.md)
@@ -108,7 +112,15 @@ export async function main(argv: string[], out = process.stdout, err = process.s
   const print = (human: string, data: unknown) => out.write(json ? JSON.stringify(data, null, 2) + '\n' : human + '\n');
   const engine = new Engine(nodeGpu);
   try {
-    const known = ['info', 'tokenize', 'generate', 'logits', 'nll', 'perplexity'];
+    const known = ['info', 'tokenize', 'generate', 'logits', 'nll', 'perplexity', 'analyze'];
+    if (cmd === 'analyze') {
+      try {
+        resolveMetricNames((str(a, 'metrics', true) ?? '').split(','));
+      } catch (e) {
+        if (e instanceof MetricNameError) throw new UsageError(`--metrics: ${e.message}`);
+        throw e;
+      }
+    }
     if (!known.includes(cmd)) throw new UsageError(`unknown command "${cmd}" (commands: ${known.join(', ')})`);
     const backend = (str(a, 'backend') ?? 'auto') as BackendChoice;
     if (!['gpu', 'cpu', 'auto'].includes(backend)) throw new UsageError(`--backend must be gpu, cpu or auto, got "${backend}"`);
@@ -182,6 +194,29 @@ export async function main(argv: string[], out = process.stdout, err = process.s
           `mean NLL ${r.meanNll.toFixed(6)} nats/token over ${r.scored} tokens (perplexity ${r.perplexity.toFixed(4)}, ${r.windows} window(s))\n${backendLine(info)}`,
           { tokens: r.scored + r.windows, scored: r.scored, meanNll: r.meanNll, perplexity: r.perplexity, windows: r.windows, tokenNll: r.tokenNll, backend: be },
         );
+        break;
+      }
+      case 'analyze': {
+        const list = (s: string | undefined) => (s === undefined ? undefined : s.split(',').map((x) => x.trim()).filter((x) => x.length > 0));
+        const ints = (k: string) => list(str(a, k))?.map((x) => {
+          const v = Number(x);
+          if (!Number.isInteger(v)) throw new UsageError(`--${k} must be a comma-separated list of integers, got "${str(a, k)}"`);
+          return v;
+        });
+        const r = await engine.analyze({
+          texts: [text()],
+          metrics: list(str(a, 'metrics', true))!,
+          addBos,
+          bits: ints('bits'),
+          formats: list(str(a, 'formats')),
+          refBits: num(a, 'ref-bits', false, true),
+          outlierK: num(a, 'outlier-k'),
+          owlM: num(a, 'owl-m'),
+          lensTopK: num(a, 'top-k', false, true),
+          maxTokens: num(a, 'max-tokens', false, true),
+        });
+        const rep = toReport(r);
+        print(`${reportText(rep)}\n${backendLine(info)}`, { ...rep, model: { ...rep.model, path: modelPath }, backend: be });
         break;
       }
       case 'perplexity': {

@@ -5,6 +5,9 @@ import type { ModelSpec } from '../core/model/spec.ts';
 import type { ForwardOptions } from '../core/model/taps.ts';
 import type { NllResult, PerplexityResult } from '../core/eval/perplexity.ts';
 import type { SamplingOptions } from '../core/eval/sampling.ts';
+import type { AnalyzeRequest, AnalysisResult } from '../core/analysis/types.ts';
+
+export type { AnalyzeRequest, AnalysisResult } from '../core/analysis/types.ts';
 
 export type BackendChoice = 'gpu' | 'cpu' | 'auto';
 
@@ -92,6 +95,8 @@ export interface EngineApi {
   generate(req: GenerateRequest, progress?: ProgressFn, onToken?: (id: number, piece: string) => void): Promise<GenerateResponse>;
   nll(req: { text?: string; ids?: number[]; addBos?: boolean; ctx?: number }, progress?: ProgressFn): Promise<NllResult>;
   perplexity(req: { text: string; ctx: number }, progress?: ProgressFn): Promise<PerplexityResult>;
+  /** Layer-importance analysis (src/core/analysis/analyze.ts): the requested metrics per block, sublayer and token, rank agreement, timings. */
+  analyze(req: AnalyzeRequest, progress?: ProgressFn): Promise<AnalysisResult>;
   /** Cooperative cancellation of the running job (checked between chunks/steps/layers). */
   cancel(): Promise<void>;
   unload(): Promise<void>;

@@ -12,8 +12,9 @@ import { generate } from '../core/eval/generate.ts';
 import { acquireDevice, NoAdapterError } from '../gpu/device.ts';
 import { GpuBackend } from '../gpu/gpu-backend.ts';
 import { fetchBytes } from './fetch-bytes.ts';
+import { analyze } from '../core/analysis/analyze.ts';
 import type {
-  EngineApi, ForwardRequest, ForwardResponse, GenerateRequest, GenerateResponse, LoadOptions, ModelInfo,
+  AnalysisResult, AnalyzeRequest, EngineApi, ForwardRequest, ForwardResponse, GenerateRequest, GenerateResponse, LoadOptions, ModelInfo,
   ModelSource, ProgressFn, TokenizeResult,
 } from './api.ts';
 
@@ -21,6 +22,8 @@ export class Engine implements EngineApi {
   private model: LoadedModel | null = null;
   private backend: Backend | null = null;
   private cancelToken: CancelToken = { cancelled: false };
+  /** Builds a backend of the same kind for a modified model (quantization sensitivity in analyze). */
+  private makeBackend: (m: LoadedModel) => Promise<Backend> = async (m) => new CpuBackend(m);
 
   constructor(private gpuProvider: () => Promise<GPU | null | undefined>) {}
 
@@ -47,12 +50,14 @@ export class Engine implements EngineApi {
     const model = loadModelFromFiles(files, { contextLength: opts.contextLength });
     const choice = opts.backend ?? 'auto';
     let backend: Backend;
+    let makeBackend = async (m: LoadedModel): Promise<Backend> => new CpuBackend(m);
     if (choice === 'cpu') {
       backend = new CpuBackend(model);
     } else {
       try {
         const acquired = await acquireDevice(await this.gpuProvider());
         backend = await GpuBackend.create(acquired, model, (done, total) => progress?.({ done, total, what: 'upload weights' }));
+        makeBackend = (m) => GpuBackend.create(acquired, m);
       } catch (e) {
         if (choice === 'gpu' || !(e instanceof NoAdapterError)) throw e;
         backend = new CpuBackend(model);
@@ -61,6 +66,7 @@ export class Engine implements EngineApi {
     this.backend?.dispose();
     this.model = model;
     this.backend = backend;
+    this.makeBackend = makeBackend;
     return this.info();
   }
 
@@ -141,6 +147,16 @@ export class Engine implements EngineApi {
       ctx: req.ctx,
       bosId: model.tokenizer.bosId,
       addBos: model.tokenizer.addBosDefault,
+      cancel: this.job(),
+      progress: (done, total, what) => progress?.({ done, total, what }),
+    });
+  }
+
+  async analyze(req: AnalyzeRequest, progress?: ProgressFn): Promise<AnalysisResult> {
+    const { model, backend } = this.need();
+    return analyze(backend, model, {
+      ...req,
+      makeBackend: this.makeBackend,
       cancel: this.job(),
       progress: (done, total, what) => progress?.({ done, total, what }),
     });

@@ -1,0 +1,273 @@
+// A layer-importance analysis run (issue 3): calibration texts -> forwards with taps on any Backend ->
+// every requested metric of src/core/metrics -> one AnalysisResult of plain data (LayerScores per metric,
+// rank agreement, logit-lens detail, calibration facts, timings). DOM- and GPU-free: it talks only to the
+// Backend interface, so the CPU reference and the WebGPU backend run the same analysis.
+//
+// Calibration: each text is tokenized with the model's tokenizer (BOS per addBos, default the
+// tokenizer's), cut to maxTokens (default the context length) and run once, from position 0, with the
+// block taps the requested metrics need (blk.l.in/attn_out/mid/mlp_out/out) and all-position logits.
+// Several texts: the per-token taps and logits are concatenated along the token axis (texts stay
+// separate sequences in the forward) and every taps metric is computed once over the concatenation, so
+//   - per-token values (cos, LIM, contribution, lens KL, ablation/quant KL) are those of each text, and
+//     perToken matrices are L x (T_1 + ... + T_n) (calibration.textStarts marks where each text begins);
+//   - per-block values are token-weighted means over all texts (= the per-text means weighted by T_i);
+//   - CKA pools the tokens of all texts as its examples;
+//   - cos' "without position 0" means leave out the first token of every text;
+//   - OWL's ||X_j|| sums x_tj^2 over all tokens of all texts;
+//   - ablation / quantization KL, dNLL and top-1 pool all rows of all texts (metrics/ablation.ts).
+// Weights for the weight metrics are the model's tensors dequantized to f32 (tensorToF32), one tensor at
+// a time (not cached: a large model need not fit in memory as f32). The logit lens unembeds on the CPU
+// (ReferenceModel.unembed: the model's final norm and output matrix) unless `unembed` is given.
+
+import type { Backend } from '../model/backend.ts';
+import type { LoadedModel } from '../formats/types.ts';
+import { ReferenceModel } from '../model/forward.ts';
+import { tapName, type TapPoint } from '../model/taps.ts';
+import { tensorToF32 } from '../model/weights.ts';
+import { checkCancel } from '../eval/perplexity.ts';
+import { computeMetric, rankAgreement, type LayerScores, type WeightLookup } from '../metrics/index.ts';
+import * as weightsMetric from '../metrics/weights.ts';
+import * as ablation from '../metrics/ablation.ts';
+import * as quant from '../metrics/quant-sensitivity.ts';
+import { tokenNll } from '../eval/nll.ts';
+import { ACT_TAP, CTX_TAP, InputNormAccumulator } from './activations.ts';
+import { lensWithDetail, type LensDetail } from './lens-detail.ts';
+import { GROUPS, resolveMetricNames } from './metrics.ts';
+import type { AnalysisMetricName, AnalysisResult, AnalyzeOptions, CalibrationFacts } from './types.ts';
+
+const TAPS_OF: Partial<Record<AnalysisMetricName, TapPoint[]>> = {
+  cos: ['in', 'mid', 'out'],
+  lim: ['in', 'out'],
+  contrib: ['in', 'attn_out', 'mid', 'mlp_out', 'out'],
+  cka: ['in', 'out'],
+  lens: ['in', 'out'],
+  weights: ['in', 'mid'],
+};
+
+/** Token ids per text from the request (tokenized, truncated), with the facts the result reports. */
+export function calibrationIds(model: LoadedModel, opts: AnalyzeOptions): { ids: number[][]; truncated: { text: number; tokens: number }[]; maxTokens: number } {
+  const ctxLen = model.spec.contextLength;
+  const maxTokens = Math.min(opts.maxTokens ?? ctxLen, ctxLen);
+  if (!Number.isInteger(maxTokens) || maxTokens < 1) throw new Error(`maxTokens must be a positive integer, got ${opts.maxTokens}`);
+  let raw: number[][];
+  if (opts.ids) raw = opts.ids.map((x) => x.slice());
+  else if (opts.texts) raw = opts.texts.map((t) => model.tokenizer.encode(t, { addBos: opts.addBos }));
+  else throw new Error('analysis needs calibration texts or token ids');
+  if (raw.length === 0) throw new Error('analysis needs at least one calibration text');
+  const truncated: { text: number; tokens: number }[] = [];
+  const ids = raw.map((x, i) => {
+    if (x.length === 0) throw new Error(`calibration text ${i + 1} is empty (no tokens)`);
+    if (x.length > maxTokens) {
+      truncated.push({ text: i, tokens: x.length });
+      return x.slice(0, maxTokens);
+    }
+    return x;
+  });
+  return { ids, truncated, maxTokens };
+}
+
+/** Concatenate [T_i, W] arrays along the token axis. */
+function concat(parts: Float32Array[]): Float32Array {
+  if (parts.length === 1) return parts[0];
+  const out = new Float32Array(parts.reduce((a, p) => a + p.length, 0));
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
+}
+
+/** Dequantized 2-D weights by canonical name, one tensor at a time (no cache). */
+export function weightLookup(model: LoadedModel): WeightLookup {
+  return (name) => {
+    const t = model.tensors.get(name);
+    if (!t || t.shape.length !== 2) return undefined;
+    return { data: tensorToF32(t), rows: t.shape[0], cols: t.shape[1] };
+  };
+}
+
+export async function analyze(backend: Backend, model: LoadedModel, opts: AnalyzeOptions): Promise<AnalysisResult> {
+  const t0 = performance.now();
+  const spec = model.spec;
+  const L = spec.nLayers;
+  const C = spec.dModel;
+  const V = spec.vocabSize;
+  const groups = resolveMetricNames(opts.metrics);
+  const has = (g: AnalysisMetricName) => groups.includes(g);
+  const outlierK = opts.outlierK ?? 5;
+  const owlM = opts.owlM ?? 5;
+  const bits = opts.bits ?? quant.DEFAULT_BITS;
+  const formats = (opts.formats ?? quant.DEFAULT_FORMATS).map((f) => f.toUpperCase());
+  const lensTopK = opts.lensTopK ?? 5;
+  if (!Number.isInteger(lensTopK) || lensTopK < 1) throw new Error(`lensTopK must be a positive integer, got ${lensTopK}`);
+  if (has('quant')) {
+    if (!opts.makeBackend) throw new Error('quantization sensitivity needs a backend factory (makeBackend) to run modified weights');
+    formats.forEach((f) => quant.parseFormat(f));
+  }
+  const { ids, truncated, maxTokens } = calibrationIds(model, opts);
+  const n = ids.length;
+  const timings: Record<string, number> = {};
+  const timed = async <R>(key: string, f: () => R | Promise<R>): Promise<R> => {
+    const s = performance.now();
+    try {
+      return await f();
+    } finally {
+      timings[key] = (timings[key] ?? 0) + (performance.now() - s);
+    }
+  };
+
+  // Progress: one step per forward pass, one per cheap metric.
+  const cheap = groups.filter((g) => g !== 'ablation' && g !== 'quant').length;
+  const total = n + cheap + (has('ablation') ? 3 * L * n : 0) + (has('quant') ? (bits.length + formats.length) * (L + 1) * n : 0);
+  let done = 0;
+  const tick = (what: string) => {
+    done++;
+    opts.progress?.(done, total, what);
+  };
+
+  // Forwards with taps, one per text.
+  const points = new Set<TapPoint>();
+  for (const g of groups) for (const p of TAPS_OF[g] ?? []) points.add(p);
+  const tapNames: string[] = [];
+  for (let l = 0; l < L; l++) for (const p of points) tapNames.push(tapName(l, p));
+  if (has('weights')) for (let l = 0; l < L; l++) tapNames.push(CTX_TAP(l), ACT_TAP(l));
+  const acc = has('weights') ? new InputNormAccumulator(model) : null;
+  const perText: Record<string, Float32Array>[] = [];
+  const baseLogits: Float32Array[] = [];
+  let nllSum = 0;
+  let scored = 0;
+  for (let i = 0; i < n; i++) {
+    checkCancel(opts.cancel);
+    const r = await timed('forward', () => backend.forward(ids[i], { taps: tapNames }));
+    baseLogits.push(r.logits);
+    for (const x of tokenNll(r.logits, V, ids[i])) {
+      nllSum += x;
+      scored++;
+    }
+    if (acc) await timed('activations', () => acc.addText(r.taps, ids[i].length));
+    // Keep only the block taps the metrics read (attn_ctx / ffn_act are consumed above).
+    const keep: Record<string, Float32Array> = {};
+    for (let l = 0; l < L; l++) for (const p of points) keep[tapName(l, p)] = r.taps[tapName(l, p)];
+    perText.push(keep);
+    tick(`forward with taps: text ${i + 1} of ${n}`);
+  }
+  const T = ids.reduce((a, x) => a + x.length, 0);
+  const taps: Record<string, Float32Array> = {};
+  for (let l = 0; l < L; l++) {
+    for (const p of points) {
+      const name = tapName(l, p);
+      const parts = perText.map((t) => t[name]);
+      if (parts.some((x) => !x)) throw new Error(`the backend did not return tap ${name}`);
+      taps[name] = concat(parts);
+    }
+  }
+  perText.length = 0;
+  const textStarts: number[] = [];
+  ids.reduce((o, x) => (textStarts.push(o), o + x.length), 0);
+
+  const scores: LayerScores[] = [];
+  let lens: LensDetail | null = null;
+  const calib: ablation.Calibration = { ids, baseLogits, vocabSize: V };
+  const weight = weightLookup(model);
+  for (const g of groups) {
+    checkCancel(opts.cancel);
+    switch (g) {
+      case 'cos':
+      case 'lim':
+      case 'contrib':
+      case 'cka': {
+        const s = await timed(g, () => computeMetric(g, { nLayers: L, taps, T, C }));
+        if (g === 'cos' && n > 1) fixNoFirst(s, textStarts, T);
+        scores.push(s);
+        tick(g);
+        break;
+      }
+      case 'lens': {
+        const unembed = opts.unembed ?? ((): ((h: Float32Array, T: number) => Float32Array) => {
+          const ref = new ReferenceModel(model);
+          return (h, t) => ref.unembed(h, t);
+        })();
+        const r = await timed('lens', () => lensWithDetail({ ...taps, logits: concat(baseLogits) }, T, C, L, unembed, lensTopK));
+        scores.push(r.scores);
+        lens = r.detail;
+        const seen = new Set<number>([...lens.finalTop1, ...lens.topIds.flat(2)]);
+        lens.pieces = Object.fromEntries([...seen].sort((a, b) => a - b).map((id) => [String(id), model.tokenizer.piece(id)]));
+        tick('logit lens');
+        break;
+      }
+      case 'zd':
+        scores.push(await timed('zd', () => computeMetric('zd', { nLayers: L, weight })));
+        tick('zd');
+        break;
+      case 'weights': {
+        await timed('weights', () => {
+          const ctx = { nLayers: L, weight, inputNorms: (name: string) => acc!.norms(name), outlierK, owlM };
+          const ws = weightsMetric.weightStats(ctx);
+          for (const id of GROUPS.weights) {
+            const stat = id === 'w-fro' ? 'fro' : id === 'w-kurtosis' ? 'kurtosis' : id === 'w-outliers' ? 'outliers' : (id as 'owl' | 'erank');
+            scores.push(weightsMetric.compute(ctx, stat, ws));
+          }
+        });
+        tick('weight statistics');
+        break;
+      }
+      case 'ablation':
+        scores.push(await timed('ablation', () => ablation.compute({ backend, calib, nLayers: L, cancel: opts.cancel, onForward: tick })));
+        break;
+      case 'quant':
+        scores.push(
+          await timed('quant', () =>
+            quant.compute({ model, calib, makeBackend: opts.makeBackend!, bits, formats, refBits: opts.refBits, cancel: opts.cancel, onForward: tick }),
+          ),
+        );
+        break;
+      case 'agreement':
+        break;
+    }
+  }
+  const agreement = has('agreement') ? await timed('agreement', () => rankAgreement(scores)) : null;
+  if (has('agreement')) tick('rank agreement');
+  timings.total = performance.now() - t0;
+
+  const refBits = has('quant') ? ((scores.find((s) => s.metricId === 'quant')?.extra as unknown as quant.QuantExtra).refBits) : (opts.refBits ?? null);
+  const calibration: CalibrationFacts = {
+    texts: n,
+    tokens: T,
+    tokensPerText: ids.map((x) => x.length),
+    textStarts,
+    ids,
+    pieces: ids.map((x) => x.map((id) => model.tokenizer.piece(id))),
+    addBos: opts.ids ? null : (opts.addBos ?? model.tokenizer.addBosDefault),
+    truncated,
+    maxTokens,
+    scored,
+    baseNll: scored ? nllSum / scored : NaN,
+  };
+  return {
+    model: { name: spec.name, arch: spec.arch, nLayers: L, dModel: C, vocabSize: V },
+    calibration,
+    scores,
+    agreement,
+    lens,
+    activationSource: acc ? { ...acc.source } : null,
+    options: { metrics: groups, outlierK, owlM, bits: has('quant') ? bits : [], formats: has('quant') ? formats : [], refBits, lensTopK },
+    timings,
+  };
+}
+
+/** cos' "without position 0" extras over several texts: leave out the first token of every text. */
+function fixNoFirst(s: LayerScores, starts: number[], T: number): void {
+  const first = new Set(starts);
+  const meanCosNoFirst = s.perToken!.map((row) => {
+    let sum = 0;
+    let k = 0;
+    for (let t = 0; t < T; t++) {
+      if (first.has(t)) continue;
+      sum += 1 - row[t];
+      k++;
+    }
+    return k ? sum / k : NaN;
+  });
+  s.extra = { ...s.extra, meanCosNoFirst, biNoFirst: meanCosNoFirst.map((c) => 1 - c) };
+}

@@ -1,0 +1,60 @@
+// The metric names an analysis run accepts (the CLI's --metrics LIST) and the LayerScores each one
+// produces, with the metadata of every produced metric (src/core/metrics registry + ablation + quant).
+// Gradient attribution (issue 3, metric 8: taylor, fisher, zo) is named here but not available yet:
+// asking for it gives a clear error; whoever adds it registers its name in GROUPS and removes it from
+// UNAVAILABLE.
+
+import { METRICS } from '../metrics/index.ts';
+import type { MetricMeta } from '../metrics/types.ts';
+import { meta as ablationMeta } from '../metrics/ablation.ts';
+import { meta as quantMeta } from '../metrics/quant-sensitivity.ts';
+import type { AnalysisMetricName } from './types.ts';
+
+/** Metric group -> the metric ids (LayerScores.metricId) it produces, in output order. */
+export const GROUPS: Record<AnalysisMetricName, string[]> = {
+  cos: ['cos'],
+  lim: ['lim'],
+  contrib: ['contrib'],
+  cka: ['cka'],
+  lens: ['lens'],
+  zd: ['zd'],
+  weights: ['w-fro', 'w-kurtosis', 'w-outliers', 'owl', 'erank'],
+  ablation: ['ablation'],
+  quant: ['quant'],
+  agreement: [],
+};
+
+/** Canonical order of the groups (and so of AnalysisResult.scores). */
+export const ANALYSIS_ORDER: AnalysisMetricName[] = ['cos', 'lim', 'contrib', 'cka', 'lens', 'zd', 'weights', 'ablation', 'quant', 'agreement'];
+
+export const UNAVAILABLE: Record<string, string> = {
+  taylor: 'gradient attribution (first-order Taylor, issue 3 metric 8) is not available yet',
+  fisher: 'Fisher-style gradient statistics (issue 3 metric 8) are not available yet',
+  zo: 'the zeroth-order gradient estimate (issue 3 metric 8) is not available yet',
+};
+
+/** Metadata of every metric id an analysis can produce. */
+export const ANALYSIS_META: Record<string, MetricMeta> = { ...METRICS, ablation: ablationMeta, quant: quantMeta };
+
+export class MetricNameError extends Error {
+  constructor(msg: string) {
+    super(msg);
+    this.name = 'MetricNameError';
+  }
+}
+
+/** Validate a list of group names ('all' expands to every available group); result in canonical order. */
+export function resolveMetricNames(list: readonly string[]): AnalysisMetricName[] {
+  const want = new Set<AnalysisMetricName>();
+  if (list.length === 0) throw new MetricNameError(`no metrics given (choose from ${ANALYSIS_ORDER.join(', ')} or all)`);
+  for (const raw of list) {
+    const n = raw.trim().toLowerCase();
+    if (!n) continue;
+    if (n === 'all') ANALYSIS_ORDER.forEach((g) => want.add(g));
+    else if (n in UNAVAILABLE) throw new MetricNameError(`metric "${n}": ${UNAVAILABLE[n]}`);
+    else if ((ANALYSIS_ORDER as string[]).includes(n)) want.add(n as AnalysisMetricName);
+    else throw new MetricNameError(`unknown metric "${raw}" (choose from ${ANALYSIS_ORDER.join(', ')} or all)`);
+  }
+  if (want.size === 0) throw new MetricNameError(`no metrics given (choose from ${ANALYSIS_ORDER.join(', ')} or all)`);
+  return ANALYSIS_ORDER.filter((g) => want.has(g));
+}
