@@ -21,6 +21,7 @@ export function measureNll(): Promise<void> {
         progress: null,
         result: {
           meanNll: r.meanNll, perplexity: r.perplexity, scored: r.scored, windows: r.windows, tokenNll: r.tokenNll,
+          positions: r.positions, tokens: r.tokens,
           text, modelSerial: serial, seconds: (performance.now() - t0) / 1000,
         },
       });

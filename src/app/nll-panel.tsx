@@ -16,7 +16,7 @@ export function NllPanel() {
   const job = useWorkbench((s) => s.job);
   const r = nll.result;
   const stale = r !== null && (r.modelSerial !== serial || r.text !== text);
-  const series = useMemo(() => (r ? [{ name: 'NLL of token t+1', points: r.tokenNll.map((y, i) => ({ x: i + 1, y })) }] : []), [r]);
+  const series = useMemo(() => (r ? [{ name: 'NLL of token t', points: r.tokenNll.map((y, i) => ({ x: r.positions[i] ?? i + 1, y })) }] : []), [r]);
   return (
     <Panel id="nll" title="Perplexity" intro="Mean negative log-likelihood of the calibration text: each token predicted from the ones before it. Lower is better.">
       <div className="row">
@@ -48,7 +48,9 @@ export function NllPanel() {
             <div>
               <div className="label">scored</div>
               <div className="big mono">{fmtInt(r.scored)}</div>
-              <div className="muted">tokens, {r.windows} window{r.windows === 1 ? '' : 's'}, {r.seconds.toFixed(2)} s</div>
+              <div className="muted">
+                of {fmtInt(r.tokens)} tokens, {r.windows} window{r.windows === 1 ? '' : 's'}, {r.seconds.toFixed(2)} s
+              </div>
             </div>
           </div>
           {stale ? <p className="muted">Measured on {r.modelSerial !== serial ? 'another model' : 'a different text'}: run again to update.</p> : null}

@@ -93,6 +93,9 @@ export interface NllResultState {
   scored: number;
   windows: number;
   tokenNll: number[];
+  /** Index (in the text's token ids) of the token each tokenNll entry predicts. */
+  positions: number[];
+  tokens: number;
   text: string;
   modelSerial: number;
   seconds: number;

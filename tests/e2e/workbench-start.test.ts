@@ -2,7 +2,11 @@
 // the bundled stories260K, shows its layers and parameter count, and its NLL of the preset text and its
 // greedy continuation equal the CPU reference engine's in Node (src/core, a different implementation
 // from the page's WebGPU backend); (2) a truncated GGUF given to the file input shows the loader's error
-// and hint, and the previous model stays loaded and usable. Screenshots go to test-results/.
+// and hint, and the previous model stays loaded and usable; then, on the same page: the Hugging Face
+// error path (no network here) with markup shown as text, a mocked hub load served from Cache Storage
+// the second time, keyboard use of the theme toggle and a heatmap tooltip, and files dropped on the
+// page. The tests share one page (SwiftShader is slow: one model start per file). Screenshots go to
+// test-results/e2e/.
 // SwiftShader is slow and shared: on an idle 2-core machine the file takes about a minute; the
 // timeouts leave room for a loaded one.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -51,7 +55,7 @@ async function pageIds(page: Page): Promise<number[]> {
   return s ? s.split(',').map(Number) : [];
 }
 
-describe('workbench: first screen and a bad file', () => {
+describe('workbench: first screen, bad files, hub, keyboard', () => {
   let env: BrowserEnv;
   let page: Page;
 
@@ -210,4 +214,18 @@ describe('workbench: first screen and a bad file', () => {
     expect(await tip.textContent()).toContain(`rank ${rank} of ${row.length}`);
     await page.screenshot({ path: `${shots}/workbench-keyboard-${before === 'dark' ? 'light' : 'dark'}.png`, fullPage: false });
   }, 60_000);
+
+  it('files dropped on the page load as a model: an incomplete Hugging Face folder says what is missing', async () => {
+    await page.waitForFunction(() => !document.querySelector('[data-testid=job-line]'), undefined, { timeout: 300_000 });
+    const status = await page.textContent('[data-testid=model-status]');
+    await page.evaluate(() => {
+      const dt = new DataTransfer();
+      dt.items.add(new File(['{"model_type": "gpt2", "n_layer": 2}'], 'config.json', { type: 'application/json' }));
+      const target = document.querySelector('[data-testid=panel-generate]')!;
+      for (const type of ['dragenter', 'dragover', 'drop']) target.dispatchEvent(new DragEvent(type, { dataTransfer: dt, bubbles: true, cancelable: true }));
+    });
+    await page.waitForSelector('[data-testid=load-error-message]:has-text("config.json was given without weights")', { timeout: 30_000 });
+    expect(await page.textContent('[data-testid=load-error-hint]')).toMatch(/safetensors/);
+    expect(await page.textContent('[data-testid=model-status]')).toBe(status);
+  }, 360_000);
 });

@@ -63,7 +63,7 @@ describe('workbench store', () => {
     appendGenerated(s, 7, ' a', 1500);
     appendGenerated(s, 8, ' time', 2000);
     patchGeneration(s, { running: false, text: ' a time', tokensPerSecond: 2 });
-    patchNll(s, { result: { meanNll: 1.25, perplexity: Math.exp(1.25), scored: 2, windows: 1, tokenNll: [1, 1.5], text: 'Once upon', modelSerial: 1, seconds: 0.1 } });
+    patchNll(s, { result: { meanNll: 1.25, perplexity: Math.exp(1.25), scored: 2, windows: 1, tokenNll: [1, 1.5], positions: [1, 2], tokens: 3, text: 'Once upon', modelSerial: 1, seconds: 0.1 } });
     // A real LayerScores from the metrics code (NaN-free) plus a NaN, as a metric may return.
     const T = 3, C = 4, L = 2;
     const taps: Record<string, Float32Array> = {};
