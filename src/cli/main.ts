@@ -35,7 +35,7 @@ Options for every command:
 
 type Args = { _: string[]; [k: string]: string | boolean | string[] };
 
-const BOOL_FLAGS = new Set(['json', 'bos', 'no-bos', 'stop-at-eos', 'help']);
+const BOOL_FLAGS = new Set(['json', 'bos', 'no-bos', 'stop-at-eos', 'help', 'tiled']);
 
 export function parseArgs(argv: string[]): Args {
   const a: Args = { _: [] };
@@ -192,7 +192,7 @@ export async function main(argv: string[], out = process.stdout, err = process.s
         const r = await engine.nll({ text: text(), addBos, ctx: num(a, 'ctx', false, true) });
         print(
           `mean NLL ${r.meanNll.toFixed(6)} nats/token over ${r.scored} tokens (perplexity ${r.perplexity.toFixed(4)}, ${r.windows} window(s))\n${backendLine(info)}`,
-          { tokens: r.scored + r.windows, scored: r.scored, meanNll: r.meanNll, perplexity: r.perplexity, windows: r.windows, tokenNll: r.tokenNll, backend: be },
+          { tokens: r.tokens, scored: r.scored, meanNll: r.meanNll, perplexity: r.perplexity, windows: r.windows, tokenNll: r.tokenNll, backend: be },
         );
         break;
       }
