@@ -1,12 +1,12 @@
 // Lint: TypeScript rules plus the import boundaries of DESIGN.md (convention 9):
-// navigator.gpu only in src/gpu (and the worker/cli hosts that hand it over), onnxruntime-web only in
+// navigator.gpu only in src/gpu, onnxruntime-web only in
 // src/onnx, d3 only in src/viz, and src/core imports nothing outside src/core.
 import tseslint from 'typescript-eslint';
 
 const restrict = (patterns) => ({ 'no-restricted-imports': ['error', { patterns }] });
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'bin/**', 'public/**', 'test-results/**'] },
+  { ignores: ['dist/**', 'node_modules/**', 'bin/**', 'public/**', 'test-results/**', '**/tmp/**', 'scratch*/**'] },
   ...tseslint.configs.recommended,
   {
     rules: {
@@ -35,9 +35,10 @@ export default tseslint.config(
   },
   {
     files: ['src/**/*.{ts,tsx}'],
-    ignores: ['src/gpu/**', 'src/worker/**', 'src/cli/**'],
+    ignores: ['src/gpu/**'],
     rules: {
       'no-restricted-properties': ['error', { object: 'navigator', property: 'gpu', message: 'navigator.gpu is used only in src/gpu' }],
+      'no-restricted-syntax': ['error', { selector: "MemberExpression[property.name='gpu'][object.property.name='navigator']", message: 'navigator.gpu is used only in src/gpu' }],
     },
   },
 );

@@ -417,20 +417,21 @@ export class GpuBackend implements Backend {
 
   session(maxTokens = this.spec.contextLength): Session {
     let kv: GpuKv | null = this.newKv(maxTokens);
-    const self = this;
+    const run = (ids: number[], cache: GpuKv, opts?: ForwardOptions) => this.run(ids, cache, opts);
+    const free = (cache: GpuKv) => this.freeKv(cache);
     return {
       get position() {
         return kv?.position ?? 0;
       },
       async append(ids: number[], opts?: ForwardOptions) {
         if (!kv) throw new Error('session was disposed');
-        return self.run(ids, kv, opts);
+        return run(ids, kv, opts);
       },
       reset() {
         if (kv) kv.position = 0;
       },
       dispose() {
-        if (kv) self.freeKv(kv);
+        if (kv) free(kv);
         kv = null;
       },
     };

@@ -1,7 +1,7 @@
 // The engine worker: owns the GPUDevice and the weights, exposes the Engine over comlink.
 import * as Comlink from 'comlink';
 import '../gpu/shaders-vite.ts';
+import { browserGpu } from '../gpu/browser-gpu.ts';
 import { Engine } from './engine.ts';
 
-const engine = new Engine(async () => (self.navigator as Navigator & { gpu?: GPU }).gpu ?? null);
-Comlink.expose(engine);
+Comlink.expose(new Engine(async () => browserGpu()));
