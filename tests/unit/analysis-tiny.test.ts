@@ -8,6 +8,7 @@
 // the test.
 import { describe, expect, it } from 'vitest';
 import { analyze, toReport } from '../../src/core/analysis/index.ts';
+import { CancelledError } from '../../src/core/eval/perplexity.ts';
 import { CpuBackend } from '../../src/core/model/cpu-backend.ts';
 import { tensorToF32 } from '../../src/core/model/weights.ts';
 import type { LoadedModel } from '../../src/core/formats/types.ts';
@@ -186,5 +187,38 @@ describe('analysis on a hand-built tiny model', async () => {
     expect(qb.formats[0]).toEqual({ format: 'Q8_0', dNll: null, kl: null, top1: null, tensors: 0, skippedTensors: 7 });
     expect(rep.agreement.ids).toEqual(['cos', 'lim', 'contrib', 'cka', 'ablation', 'quant']);
     expect(rep.agreement.spearman[0][0]).toBe(1);
+  });
+
+  it('progress counts every forward pass and metric up to its total; cancel stops the run', async () => {
+    const seen: [number, number, string][] = [];
+    await analyze(new CpuBackend(model), model, {
+      ids: texts, metrics: ['cos', 'ablation', 'quant'], bits: [4], formats: [], makeBackend: (m) => new CpuBackend(m),
+      progress: (d, t, w) => seen.push([d, t, w]),
+    });
+    // 2 texts: 2 forwards with taps + cos + 3 L ablations x 2 texts + (L + 1) quant measurements x 2 texts.
+    const total = 2 + 1 + 3 * L * 2 + (L + 1) * 2;
+    expect(seen.map((x) => x[0])).toEqual(Array.from({ length: total }, (_, i) => i + 1));
+    expect(seen.every((x) => x[1] === total)).toBe(true);
+    expect(seen.some((x) => x[2].startsWith('ablation: block 3 skip-mlp'))).toBe(true);
+    const cancel = { cancelled: false };
+    const run = analyze(new CpuBackend(model), model, {
+      ids: texts, metrics: ['ablation'], cancel,
+      progress: (d) => {
+        if (d === 5) cancel.cancelled = true;
+      },
+    });
+    await expect(run).rejects.toBeInstanceOf(CancelledError);
+  });
+
+  it('refuses what it cannot do, with the reason', async () => {
+    const b = new CpuBackend(model);
+    await expect(analyze(b, model, { ids: texts, metrics: ['quant'] })).rejects.toThrow(/makeBackend/);
+    await expect(analyze(b, model, { ids: texts, metrics: ['taylor'] })).rejects.toThrow(/not available yet/);
+    await expect(analyze(b, model, { ids: [[]], metrics: ['cos'] })).rejects.toThrow(/empty/);
+    await expect(analyze(b, model, { ids: texts, metrics: ['quant'], formats: ['Q9_9'], makeBackend: (m) => new CpuBackend(m) })).rejects.toThrow(/unknown GGUF type/);
+    await expect(analyze(b, model, { ids: texts, metrics: ['quant'], bits: [1], formats: [], makeBackend: (m) => new CpuBackend(m) })).rejects.toThrow(/bits/);
+    const cut = await analyze(b, model, { ids: [Array.from({ length: 40 }, (_, i) => 3 + (i % 13))], metrics: ['cos'], maxTokens: 16 });
+    expect(cut.calibration.truncated).toEqual([{ text: 0, tokens: 40 }]);
+    expect(cut.calibration.tokens).toBe(16);
   });
 });

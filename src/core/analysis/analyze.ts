@@ -30,6 +30,7 @@ import * as weightsMetric from '../metrics/weights.ts';
 import * as ablation from '../metrics/ablation.ts';
 import * as quant from '../metrics/quant-sensitivity.ts';
 import { tokenNll } from '../eval/nll.ts';
+import { plainQmax } from '../quant/plain.ts';
 import { ACT_TAP, CTX_TAP, InputNormAccumulator } from './activations.ts';
 import { lensWithDetail, type LensDetail } from './lens-detail.ts';
 import { GROUPS, resolveMetricNames } from './metrics.ts';
@@ -104,6 +105,9 @@ export async function analyze(backend: Backend, model: LoadedModel, opts: Analyz
   if (has('quant')) {
     if (!opts.makeBackend) throw new Error('quantization sensitivity needs a backend factory (makeBackend) to run modified weights');
     formats.forEach((f) => quant.parseFormat(f));
+    bits.forEach((b) => plainQmax(b));
+    if (opts.refBits !== undefined && !bits.includes(opts.refBits)) throw new Error(`refBits ${opts.refBits} is not among the measured bits (${bits.join(', ')})`);
+    if (bits.length === 0 && formats.length === 0) throw new Error('quantization sensitivity: no bit widths and no formats to measure');
   }
   const { ids, truncated, maxTokens } = calibrationIds(model, opts);
   const n = ids.length;
