@@ -128,6 +128,20 @@ export class GpuContext {
     });
   }
 
+  /**
+   * A bind group with explicit binding numbers, for entry points whose 'auto' layout skips some
+   * bindings of their shader file: `bindGroupAt(p, { 0: u, 1: a, 4: out })`.
+   */
+  bindGroupAt(pipeline: GPUComputePipeline, entries: Record<number, BufferArg>, group = 0): GPUBindGroup {
+    return this.device.createBindGroup({
+      layout: pipeline.getBindGroupLayout(group),
+      entries: Object.entries(entries).map(([binding, b]) => ({
+        binding: Number(binding),
+        resource: 'buffer' in b ? b : { buffer: b },
+      })),
+    });
+  }
+
   /** A small (16-byte) storage buffer to bind where a kernel's optional input is absent. Never written. */
   placeholder(): GPUBuffer {
     if (!this.placeholderBuf) {

@@ -34,9 +34,10 @@ describe.skipIf(skipGpu)('attention kernel', () => {
     { T: 2, H: 1, Hkv: 1, D: 256, pos0: 5 },
     { T: 4, H: 4, Hkv: 4, D: 16, pos0: 70, qScale: 8 }, // peaked softmax (scores ~ +-30)
   ];
-  for (const c of cases) {
+  for (const c of cases) for (const variant of ['single', 'split'] as const) {
     const { T, H, Hkv, D, pos0 } = c;
-    it(`T=${T} H=${H} Hkv=${Hkv} D=${D} pos0=${pos0}${c.qScale ? ` q*${c.qScale}` : ''}`, async () => {
+    // split: 64-key ranges, so every multi-chunk case also runs through the split/combine merge
+    it(`${variant} T=${T} H=${H} Hkv=${Hkv} D=${D} pos0=${pos0}${c.qScale ? ` q*${c.qScale}` : ''}`, async () => {
       const ctx = await testContext();
       const n = pos0 + T;
       const maxCtx = n + 3;
@@ -46,11 +47,33 @@ describe.skipIf(skipGpu)('attention kernel', () => {
       const o = ctx.storage(T * H * D * 4);
       const scale = 1 / Math.sqrt(D);
       await runPass(ctx, (pass) =>
-        encodeAttention(ctx, pass, { q: ctx.storage(q), kCache: ctx.storage(kc), vCache: ctx.storage(vc), o, T, H, Hkv, D, pos0, scale }),
+        encodeAttention(ctx, pass, { q: ctx.storage(q), kCache: ctx.storage(kc), vCache: ctx.storage(vc), o, T, H, Hkv, D, pos0, scale, variant, splitLen: 64 }),
       );
       expectAllClose(await ctx.readF32(o, T * H * D), attention(q, kc, vc, T, H, Hkv, D, pos0, scale), tol, 'o');
     });
   }
+
+  it('auto picks the split schedule for a decode step over 700 keys; two calls share one pass', async () => {
+    const ctx = await testContext();
+    const H = 3;
+    const Hkv = 1;
+    const D = 16;
+    const pos0 = 699;
+    const kc = cache(pos0 + 1, pos0 + 1, Hkv, D, 71);
+    const vc = cache(pos0 + 1, pos0 + 1, Hkv, D, 72);
+    const q1 = randn(H * D, 73);
+    const q2 = randn(H * D, 74);
+    const o1 = ctx.storage(H * D * 4);
+    const o2 = ctx.storage(H * D * 4);
+    const kb = ctx.storage(kc);
+    const vb = ctx.storage(vc);
+    await runPass(ctx, (pass) => {
+      encodeAttention(ctx, pass, { q: ctx.storage(q1), kCache: kb, vCache: vb, o: o1, T: 1, H, Hkv, D, pos0, scale: 0.25 });
+      encodeAttention(ctx, pass, { q: ctx.storage(q2), kCache: kb, vCache: vb, o: o2, T: 1, H, Hkv, D, pos0: pos0 - 300, scale: 0.25 });
+    });
+    expectAllClose(await ctx.readF32(o1, H * D), attention(q1, kc, vc, 1, H, Hkv, D, pos0, 0.25), tol, 'o1');
+    expectAllClose(await ctx.readF32(o2, H * D), attention(q2, kc, vc, 1, H, Hkv, D, pos0 - 300, 0.25), tol, 'o2');
+  });
 
   it('reads q from a fused QKV row and writes o into a wider buffer', async () => {
     const ctx = await testContext();
