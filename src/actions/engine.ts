@@ -53,16 +53,8 @@ export function runJob<T>(kind: JobKind, label: string, fn: () => Promise<T>): P
   return p;
 }
 
-let cancels = 0;
-
-/** How many cancels were asked for so far (page-side steps compare it with the count at their start). */
-export function cancelCount(): number {
-  return cancels;
-}
-
-/** Cooperative cancellation of the running job: the engine's (between layers/steps) and the page's own steps. */
+/** Cooperative cancellation of the running engine job (checked between layers, steps and chunks). */
 export async function cancelJob(): Promise<void> {
-  cancels++;
   await engine().cancel();
 }
 

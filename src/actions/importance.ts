@@ -1,19 +1,10 @@
-// Importance (first version): one forward over the first tokens of the calibration text with every
-// block tap, then the taps-only metrics of src/core/metrics computed in the page: block influence
-// 1 - cos (ShortGPT), LIM, relative contribution and 1 - CKA (with the CKA layers x layers matrix).
-// The taps are big (L x 5 x T x C floats) and stay in this function: only the LayerScores (small
-// plain arrays) go to the store. Later versions run the metrics in the worker.
+// Layer importance: engine.analyze in the worker (src/core/analysis/analyze.ts) on the first tokens of
+// the calibration text, with the chosen metric groups, a progress bar and a cooperative cancel. The
+// taps and logits stay in the worker; only the LayerScores and the rank agreement (small plain arrays)
+// come to the store.
 
-import { allBlockTaps } from '../core/model/taps.ts';
-import { computeMetric, METRICS, type MetricId } from '../core/metrics/index.ts';
-import type { LayerScores } from '../core/metrics/types.ts';
 import { patchImportance, workbench } from '../store/index.ts';
-import { cancelCount, engine, isCancelled, runJob, toUserError } from './engine.ts';
-import { retokenize } from './calibration.ts';
-
-export const PAGE_METRICS: MetricId[] = ['cos', 'lim', 'contrib', 'cka'];
-
-const nextFrame = (): Promise<void> => new Promise((r) => setTimeout(r, 0));
+import { engine, isCancelled, runJob, throttledProgress, toUserError } from './engine.ts';
 
 export function runImportance(): Promise<void> {
   return runJob('importance', 'importance', async () => {
@@ -22,41 +13,34 @@ export function runImportance(): Promise<void> {
     if (!info) return;
     const serial = st.model.serial;
     const text = st.calibration.text;
-    patchImportance(workbench, { running: true, error: null, progress: { done: 0, total: PAGE_METRICS.length + 1, what: 'forward with taps' } });
+    const { metrics, maxTokens } = st.importance;
+    patchImportance(workbench, { running: true, cancelled: false, error: null, progress: { done: 0, total: 1, what: 'forward with taps' } });
     const t0 = performance.now();
-    const cancelsAtStart = cancelCount();
-    const checkCancel = () => {
-      if (cancelCount() !== cancelsAtStart) throw Object.assign(new Error('cancelled'), { name: 'CancelledError' });
-    };
+    const tp = throttledProgress((p) => patchImportance(workbench, { progress: p }));
     try {
-      const tokens = st.calibration.tokens;
-      const ids = tokens && tokens.text === text && tokens.modelSerial === serial ? tokens.ids : await retokenize();
-      if (!ids || ids.length < 2) throw new Error('the calibration text needs at least 2 tokens');
-      const cut = ids.slice(0, Math.min(st.importance.maxTokens, info.spec.contextLength));
-      const { nLayers, dModel } = info.spec;
-      const r = await engine().forward({ ids: cut, taps: allBlockTaps(nLayers), logits: 'last' });
-      checkCancel();
-      const pieces = (await engine().tokenize(text)).pieces.slice(0, cut.length);
-      const results: LayerScores[] = [];
-      const failed: { metricId: string; message: string }[] = [];
-      for (let i = 0; i < PAGE_METRICS.length; i++) {
-        const id = PAGE_METRICS[i];
-        patchImportance(workbench, { progress: { done: i + 1, total: PAGE_METRICS.length + 1, what: METRICS[id].label } });
-        await nextFrame();
-        checkCancel();
-        try {
-          results.push(computeMetric(id, { nLayers, taps: r.taps, T: r.T, C: dModel }));
-        } catch (e) {
-          failed.push({ metricId: id, message: e instanceof Error ? e.message : String(e) });
-        }
-      }
+      if (metrics.length === 0) throw new Error('choose at least one metric');
+      const r = await engine().analyze({ texts: [text], metrics, maxTokens: Math.min(maxTokens, info.spec.contextLength) }, tp.progress);
+      tp.stop();
+      const cal = r.calibration;
       patchImportance(workbench, {
         running: false,
         progress: null,
-        result: { scores: results, failed, pieces, T: r.T, nLayers, modelSerial: serial, text, seconds: (performance.now() - t0) / 1000 },
+        result: {
+          scores: r.scores,
+          agreement: r.agreement ? { ids: r.agreement.ids, spearman: r.agreement.spearman, kendall: r.agreement.kendall } : null,
+          pieces: cal.pieces[0] ?? [],
+          T: cal.tokens,
+          nLayers: r.model.nLayers,
+          baseNll: cal.baseNll,
+          timings: r.timings,
+          modelSerial: serial,
+          text,
+          seconds: (performance.now() - t0) / 1000,
+        },
       });
     } catch (e) {
-      if (isCancelled(e)) patchImportance(workbench, { running: false, progress: null, error: null });
+      tp.stop();
+      if (isCancelled(e)) patchImportance(workbench, { running: false, progress: null, cancelled: true });
       else patchImportance(workbench, { running: false, progress: null, error: toUserError(e, 'running the importance metrics') });
     }
   });

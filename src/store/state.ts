@@ -110,14 +110,18 @@ export interface NllState {
 }
 
 export interface ImportanceResultState {
-  /** One LayerScores per metric that succeeded. */
+  /** One LayerScores per metric, in the analysis' canonical order. */
   scores: LayerScores[];
-  /** Metrics that failed, with the reason. */
-  failed: { metricId: string; message: string }[];
-  /** Display pieces of the analysed tokens (the layers x tokens heatmap's columns). */
+  /** Spearman / Kendall rank correlation between the metrics (when asked for). */
+  agreement: { ids: string[]; spearman: number[][]; kendall: number[][] } | null;
+  /** Vocabulary pieces of the analysed tokens (the layers x tokens heatmap's columns). */
   pieces: string[];
   T: number;
   nLayers: number;
+  /** The base model's mean NLL over the analysed tokens (nats). */
+  baseNll: number;
+  /** Milliseconds per phase, as the engine reports them. */
+  timings: Record<string, number>;
   modelSerial: number;
   text: string;
   seconds: number;
@@ -128,8 +132,13 @@ export interface ImportanceState {
   progress: ProgressState | null;
   result: ImportanceResultState | null;
   error: UserError | null;
-  /** Max tokens to analyse (the forward runs on the first N tokens of the calibration text). */
+  cancelled: boolean;
+  /** Metric groups to run (engine.analyze names: cos, lim, contrib, cka, lens, zd, weights, ablation, quant, agreement). */
+  metrics: string[];
+  /** Max tokens to analyse (the first N tokens of the calibration text). */
   maxTokens: number;
+  /** Metric whose per-token scores the layers x tokens heatmap shows. */
+  tokenMetric: string;
 }
 
 export interface UiState {
@@ -148,6 +157,9 @@ export interface WorkbenchState {
   /** The engine job running now (one at a time; the page stays responsive). */
   job: { kind: JobKind; label: string } | null;
 }
+
+/** The metric groups the first screen runs: everything that needs no extra forward passes. */
+export const DEFAULT_IMPORTANCE_METRICS = ['cos', 'lim', 'contrib', 'cka', 'lens', 'zd', 'weights', 'agreement'];
 
 export function initialState(opts: { theme?: ThemeName; calibrationText?: string; presetId?: string | null; prompt?: string } = {}): WorkbenchState {
   return {
@@ -184,7 +196,16 @@ export function initialState(opts: { theme?: ThemeName; calibrationText?: string
       modelSerial: 0,
     },
     nll: { running: false, progress: null, result: null, cancelled: false, error: null },
-    importance: { running: false, progress: null, result: null, error: null, maxTokens: 128 },
+    importance: {
+      running: false,
+      progress: null,
+      result: null,
+      error: null,
+      cancelled: false,
+      metrics: [...DEFAULT_IMPORTANCE_METRICS],
+      maxTokens: 128,
+      tokenMetric: 'cos',
+    },
     ui: { theme: opts.theme ?? 'light', themeChosen: false },
     job: null,
   };

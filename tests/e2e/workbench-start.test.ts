@@ -1,11 +1,11 @@
 // The workbench in headless Chromium with WebGPU (SwiftShader here): (1) with no clicks the page loads
-// the bundled stories260K, shows its layers and parameter count, and its NLL of the preset text and its
-// greedy continuation equal the CPU reference engine's in Node (src/core, a different implementation
-// from the page's WebGPU backend); (2) a truncated GGUF given to the file input shows the loader's error
+// the bundled stories260K, shows its layers and parameter count, and its NLL of the preset text, every
+// cell of its metrics x layers heatmap and its greedy continuation equal the CPU reference engine's in
+// Node (src/core, a different implementation from the page's WebGPU backend); (2) a truncated GGUF given to the file input shows the loader's error
 // and hint, and the previous model stays loaded and usable; then, on the same page: the Hugging Face
 // error path (no network here) with markup shown as text, a mocked hub load served from Cache Storage
 // the second time, keyboard use of the theme toggle and a heatmap tooltip, and files dropped on the
-// page. The tests share one page (SwiftShader is slow: one model start per file). Screenshots go to
+// page, and a cancelled analysis. The tests share one page (SwiftShader is slow: one model start per file). Screenshots go to
 // test-results/e2e/.
 // SwiftShader is slow and shared: on an idle 2-core machine the file takes about a minute; the
 // timeouts leave room for a loaded one.
@@ -20,6 +20,8 @@ import { nllOfIds } from '../../src/core/eval/perplexity.ts';
 import { generate } from '../../src/core/eval/generate.ts';
 import { numel } from '../../src/core/tensor.ts';
 import { DEFAULT_PRESET_ID, presetById } from '../../src/app/presets.ts';
+import { analyze } from '../../src/core/analysis/analyze.ts';
+import { DEFAULT_IMPORTANCE_METRICS, initialState } from '../../src/store/state.ts';
 
 const shots = `${repoRoot}test-results/e2e`;
 mkdirSync(shots, { recursive: true });
@@ -94,6 +96,17 @@ describe('workbench: first screen, bad files, hub, keyboard', () => {
     await page.waitForSelector('[data-testid=heatmap-metrics] rect[data-value]', { timeout: 120_000 });
     at('heatmap drawn');
     expect(await page.locator('[data-testid=heatmap-metrics] rect[data-row="0"]').count()).toBe(5);
+    // Every cell equals the same analysis run by the CPU reference engine in Node.
+    const cpuAnalysis = await analyze(cpu, model, { texts: [text], metrics: DEFAULT_IMPORTANCE_METRICS, maxTokens: initialState().importance.maxTokens });
+    const cells = await page.$$eval('[data-testid=heatmap-metrics] rect[data-value]', (els) =>
+      els.map((e) => ({ r: Number(e.getAttribute('data-row')), c: Number(e.getAttribute('data-col')), v: Number(e.getAttribute('data-value')) })),
+    );
+    expect(cells).toHaveLength(cpuAnalysis.scores.length * 5);
+    for (const { r, c, v } of cells) {
+      const want = cpuAnalysis.scores[r].perBlock[c];
+      if (Number.isNaN(want)) expect(v, `${cpuAnalysis.scores[r].metricId} L${c}`).toBeNaN();
+      else expect(Math.abs(v - want), `${cpuAnalysis.scores[r].metricId} L${c}: page ${v}, CPU ${want}`).toBeLessThanOrEqual(1e-4 + 1e-4 * Math.abs(want));
+    }
 
     // The startup greedy continuation of the default prompt, streamed, equals the CPU engine's.
     await page.waitForSelector('[data-testid=gen-output][data-done=true]', { timeout: 240_000 });
@@ -228,4 +241,21 @@ describe('workbench: first screen, bad files, hub, keyboard', () => {
     expect(await page.textContent('[data-testid=load-error-hint]')).toMatch(/safetensors/);
     expect(await page.textContent('[data-testid=model-status]')).toBe(status);
   }, 360_000);
+
+  it('a cancelled analysis leaves the page usable', async () => {
+    await page.waitForFunction(() => !document.querySelector('[data-testid=job-line]'), undefined, { timeout: 300_000 });
+    await page.check('[data-testid=metric-quant]'); // many extra forwards: slow enough to cancel
+    await page.fill('[data-testid=importance-tokens]', '64');
+    await page.click('[data-testid=importance-run]');
+    await page.waitForSelector('[data-testid=importance-progress]', { timeout: 30_000 });
+    await page.click('[data-testid=importance-cancel]');
+    await page.waitForSelector('text=Cancelled: the page and the model are as they were.', { timeout: 120_000 });
+    expect(await page.locator('[data-testid=importance-error]').count()).toBe(0);
+    await page.uncheck('[data-testid=metric-quant]');
+    await page.click('[data-testid=importance-run]'); // the same page, model and engine run the next analysis
+    await page.waitForSelector('[data-testid=importance-progress]', { state: 'detached', timeout: 300_000 });
+    expect(await page.locator('[data-testid=importance-error]').count()).toBe(0);
+    expect(await page.textContent('[data-testid=importance-result]')).toContain('64 tokens');
+    expect(await page.textContent('[data-testid=importance-result]')).not.toContain('computed on another model');
+  }, 420_000);
 });

@@ -75,7 +75,11 @@ describe('workbench store', () => {
     }
     const cos = cosCompute({ taps, T, C, nLayers: L });
     patchImportance(s, {
-      result: { scores: [cos, { ...cos, metricId: 'x', perBlock: [NaN, 1] }], failed: [{ metricId: 'cka', message: 'T = 1' }], pieces: ['a', 'b', 'c'], T, nLayers: L, modelSerial: 1, text: 'abc', seconds: 0.2 },
+      result: {
+        scores: [cos, { ...cos, metricId: 'x', perBlock: [NaN, 1] }],
+        agreement: { ids: ['cos', 'x'], spearman: [[1, NaN], [NaN, 1]], kendall: [[1, NaN], [NaN, 1]] },
+        pieces: ['a', 'b', 'c'], T, nLayers: L, baseNll: 2.5, timings: { forward: 3, total: 4 }, modelSerial: 1, text: 'abc', seconds: 0.2,
+      },
     });
     patchUi(s, { theme: 'dark', themeChosen: true });
     s.setState({ job: { kind: 'nll', label: 'perplexity' } });
