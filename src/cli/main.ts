@@ -37,6 +37,17 @@ type Args = { _: string[]; [k: string]: string | boolean | string[] };
 
 const BOOL_FLAGS = new Set(['json', 'bos', 'no-bos', 'stop-at-eos', 'help', 'tiled']);
 
+/**
+ * Every option main() reads. An option outside this list is refused (a misspelt --temprature or --top_k
+ * would otherwise be ignored and the run would silently use the defaults). parseArgs itself stays
+ * permissive: the bench script shares it with options of its own.
+ */
+const CLI_OPTIONS = new Set([
+  'json', 'bos', 'no-bos', 'stop-at-eos', 'help', 'model', 'backend', 'tokenizer', 'context', 'models-dir',
+  'text', 'file', 'prompt', 'tokens', 'temperature', 'top-k', 'top-p', 'seed', 'top', 'ctx',
+  'metrics', 'bits', 'formats', 'ref-bits', 'outlier-k', 'owl-m', 'max-tokens',
+]);
+
 export function parseArgs(argv: string[]): Args {
   const a: Args = { _: [] };
   for (let i = 0; i < argv.length; i++) {
@@ -104,9 +115,16 @@ export async function main(argv: string[], out = process.stdout, err = process.s
     return 2;
   }
   const cmd = a._[0];
-  if (!cmd || a.help || cmd === 'help') {
+  if (a.help || cmd === 'help') {
     out.write(USAGE);
-    return cmd || a.help ? 0 : 2;
+    return 0;
+  }
+  // Usage errors go to stderr like every other error; stdout stays empty.
+  const unknownOpts = Object.keys(a).filter((k) => k !== '_' && !CLI_OPTIONS.has(k));
+  if (!cmd || unknownOpts.length > 0) {
+    const why = !cmd ? 'no command given' : `unknown option${unknownOpts.length > 1 ? 's' : ''} ${unknownOpts.map((k) => `--${k}`).join(', ')}`;
+    err.write(`layerlab: ${why}\n\n${USAGE}`);
+    return 2;
   }
   const json = a.json === true;
   const print = (human: string, data: unknown) => out.write(json ? JSON.stringify(data, null, 2) + '\n' : human + '\n');
