@@ -75,3 +75,21 @@ fn in_place(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg:
   let rstd = 1.0 / sqrt(wg_sum(lid, q) / f32(P.C) + P.eps);
   for (var c = lid; c < P.C; c += WG) { xy[xo + c] = affine(xy[xo + c], shift, m0, rstd, c); }
 }
+
+// `simple`: x -> y with one invocation per row and no workgroup memory or barriers, for software
+// adapters (SwiftShader & co.), where a barrier costs more than the row it synchronises.
+@compute @workgroup_size(64)
+fn simple(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let t = gid.x + gid.y * nwg.x * 64u;
+  if (t >= P.T) { return; }
+  let xo = P.xOff + t * P.ldx;
+  let shift = x[xo];
+  var s = 0.0;
+  for (var c = 0u; c < P.C; c += 1u) { s = s + (x[xo + c] - shift); }
+  let m0 = s / f32(P.C);
+  var q = 0.0;
+  for (var c = 0u; c < P.C; c += 1u) { let d = (x[xo + c] - shift) - m0; q = q + d * d; }
+  let rstd = 1.0 / sqrt(q / f32(P.C) + P.eps);
+  let yo = P.yOff + t * P.ldy;
+  for (var c = 0u; c < P.C; c += 1u) { y[yo + c] = affine(x[xo + c], shift, m0, rstd, c); }
+}

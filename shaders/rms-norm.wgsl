@@ -66,3 +66,17 @@ fn in_place(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg:
     xy[xo + c] = xy[xo + c] * inv * w[c];
   }
 }
+
+// `simple`: x -> y with one invocation per row and no workgroup memory or barriers, for software
+// adapters (SwiftShader & co.), where a barrier costs more than the row it synchronises.
+@compute @workgroup_size(64)
+fn simple(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let t = gid.x + gid.y * nwg.x * 64u;
+  if (t >= P.T) { return; }
+  let xo = P.xOff + t * P.ldx;
+  var ss = 0.0;
+  for (var c = 0u; c < P.C; c += 1u) { let v = x[xo + c]; ss = ss + v * v; }
+  let r = inv_rms(ss);
+  let yo = P.yOff + t * P.ldy;
+  for (var c = 0u; c < P.C; c += 1u) { y[yo + c] = x[xo + c] * r * w[c]; }
+}

@@ -15,12 +15,14 @@ import { shaderSource } from './shaders.ts';
 import { uploadWeight, type GpuWeight } from './weights.ts';
 import { encodeMatmul } from './kernels/matmul.ts';
 import { encodeMatmulQ } from './kernels/matmul-q.ts';
-import { encodeMatmulSimple } from './kernels/matmul-simple.ts';
 import { encodeGetRowsQ } from './kernels/get-rows-q.ts';
-import { encodeLayerNorm, encodeRmsNorm } from './kernels/norm.ts';
+import { encodeRmsNorm } from './kernels/rms-norm.ts';
+import { encodeLayerNorm } from './kernels/layer-norm.ts';
 import { encodeRope } from './kernels/rope.ts';
 import { encodeAttention, encodeKvWrite } from './kernels/attention.ts';
-import { encodeAdd, encodeGelu, encodeSiluGate } from './kernels/elementwise.ts';
+import { encodeAdd } from './kernels/add.ts';
+import { encodeGelu } from './kernels/gelu.ts';
+import { encodeSiluGate } from './kernels/silu-gate.ts';
 import { encodeEmbedding } from './kernels/embedding.ts';
 
 export class ModelTooLargeError extends Error {
@@ -252,7 +254,8 @@ export class GpuBackend implements Backend {
     const rowOffset = a.rowOffset ?? 0;
     const N = a.nRows ?? w.rows - rowOffset;
     if (w.type === GGMLType.F32) {
-      (this.simple ? encodeMatmulSimple : encodeMatmul)(this.ctx, pass, {
+      encodeMatmul(this.ctx, pass, {
+        variant: this.simple ? 'simple' : 'auto',
         x: a.x, w: w.buffer, y: a.y, bias, M: a.M, N, K: w.cols,
         xOffset: a.xOffset, wOffset: rowOffset * w.cols, biasOffset: rowOffset,
         yOffset: a.yOffset, yStride: a.yStride, accumulate: a.accumulate,

@@ -3,5 +3,6 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { setShaderLoader } from './shaders.ts';
 
-const dir = fileURLToPath(new URL('../../shaders/', import.meta.url));
+// LAYERLAB_SHADERS overrides the folder (a bundled copy of the CLI or a benchmark run elsewhere).
+const dir = process.env.LAYERLAB_SHADERS ? `${process.env.LAYERLAB_SHADERS.replace(/\/$/, '')}/` : fileURLToPath(new URL('../../shaders/', import.meta.url));
 setShaderLoader((name) => readFileSync(`${dir}${name}.wgsl`, 'utf8'));

@@ -20,14 +20,14 @@ describe.skipIf(skipGpu)('layer-norm kernel', () => {
     [3, 7],
     [7, 257],
     [2, 1031],
-  ]) {
-    it(`T=${T} C=${C} with bias`, async () => {
+  ]) for (const simple of [false, true]) {
+    it(`T=${T} C=${C} with bias${simple ? ' (simple, barrier-free variant)' : ''}`, async () => {
       const ctx = await testContext();
       const x = randn(T * C, T + C, 2);
       const w = randn(C, 2 * C);
       const b = randn(C, 3 * C);
       const y = ctx.storage(T * C * 4);
-      await runPass(ctx, (pass) => encodeLayerNorm(ctx, pass, { x: ctx.storage(x), w: ctx.storage(w), b: ctx.storage(b), y, T, C, eps: 1e-5 }));
+      await runPass(ctx, (pass) => encodeLayerNorm(ctx, pass, { x: ctx.storage(x), w: ctx.storage(w), b: ctx.storage(b), y, T, C, eps: 1e-5, simple }));
       expectAllClose(await ctx.readF32(y, T * C), layerNorm(x, T, C, w, b, 1e-5), tol, 'y');
     });
   }

@@ -32,9 +32,9 @@ describe.skipIf(skipGpu)('matmul kernel', () => {
     [70, 130, 64],
     [2, 129, 128],
   ];
-  for (const variant of ['tiled', 'gemv', 'auto'] as const) {
+  for (const variant of ['tiled', 'gemv', 'auto', 'simple'] as const) {
     // gemv is meant for few rows (it loops over M in groups of 4); auto only needs to pick a path.
-    const these = variant === 'tiled' ? shapes : shapes.filter(([M], i) => (variant === 'gemv' ? M <= 17 : i % 3 === 0));
+    const these = variant === 'tiled' ? shapes : shapes.filter(([M], i) => (variant === 'gemv' ? M <= 17 : variant === 'simple' ? i % 2 === 0 : i % 3 === 0));
     for (const [M, N, K] of these) {
       it(`${variant} M=${M} N=${N} K=${K} with bias`, async () => {
         const ctx = await testContext();
@@ -50,7 +50,7 @@ describe.skipIf(skipGpu)('matmul kernel', () => {
     }
   }
 
-  for (const variant of ['tiled', 'gemv'] as const) {
+  for (const variant of ['tiled', 'gemv', 'simple'] as const) {
     for (const K of [12, 13]) {
       it(`${variant} slices a fused matrix, writes into a wider y, accumulates (K=${K})`, async () => {
         const ctx = await testContext();

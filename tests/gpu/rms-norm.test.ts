@@ -20,13 +20,13 @@ describe.skipIf(skipGpu)('rms-norm kernel', () => {
     [2, 1031],
     [13, 96],
   ];
-  for (const [T, C] of shapes) {
-    it(`T=${T} C=${C}`, async () => {
+  for (const [T, C] of shapes) for (const simple of [false, true]) {
+    it(`T=${T} C=${C}${simple ? ' (simple, barrier-free variant)' : ''}`, async () => {
       const ctx = await testContext();
       const x = randn(T * C, 100 + C, 3);
       const w = randn(C, 200 + C);
       const y = ctx.storage(T * C * 4);
-      await runPass(ctx, (pass) => encodeRmsNorm(ctx, pass, { x: ctx.storage(x), w: ctx.storage(w), y, T, C, eps: 1e-5 }));
+      await runPass(ctx, (pass) => encodeRmsNorm(ctx, pass, { x: ctx.storage(x), w: ctx.storage(w), y, T, C, eps: 1e-5, simple }));
       expectAllClose(await ctx.readF32(y, T * C), rmsNorm(x, T, C, w, 1e-5), tol, 'y');
     });
   }

@@ -8,6 +8,7 @@
 // Fused residual: `accumulate: true` computes y += x @ W^T (+ bias), e.g. the attention output
 // projection straight into the residual stream. y must not alias x, W or bias (one writable binding).
 import { type BufferArg, type GpuContext, UniformWriter, dispatch1d } from '../context.ts';
+import { encodeMatmulSimple } from './matmul-simple.ts';
 
 export interface MatmulArgs {
   /** x[M, K] (row m at xOffset + m * xStride). */
@@ -33,8 +34,11 @@ export interface MatmulArgs {
   biasOffset?: number;
   /** y += result instead of y = result. */
   accumulate?: boolean;
-  /** Force a code path (tests); 'auto' picks gemv for M <= 4, else the 64x64 tiled kernel. */
-  variant?: 'auto' | 'tiled' | 'gemv';
+  /**
+   * Force a code path; 'auto' picks gemv for M <= 4, else the 64x64 tiled kernel. 'simple' is the
+   * barrier-free one-invocation-per-output kernel (shaders/matmul-simple.wgsl) for software adapters.
+   */
+  variant?: 'auto' | 'tiled' | 'gemv' | 'simple';
 }
 
 /** Rows M up to which 'auto' uses the gemv path. */
@@ -54,6 +58,10 @@ export function encodeMatmul(ctx: GpuContext, pass: GPUComputePassEncoder, a: Ma
   if (ldx < K || ldw < K || ldy < N) throw new Error('encodeMatmul: a row stride is smaller than the row');
   const vec4 = [K, ldx, xOff, ldw, wOff].every((v) => v % 4 === 0);
   const variant = a.variant ?? 'auto';
+  if (variant === 'simple') {
+    encodeMatmulSimple(ctx, pass, a);
+    return;
+  }
   const gemv = variant === 'gemv' || (variant === 'auto' && M <= GEMV_MAX_M);
   const entry = `${gemv ? 'gemv' : 'tiled'}${vec4 ? '_vec4' : ''}`;
   const pipeline = ctx.pipeline({ shader: 'matmul', entry });

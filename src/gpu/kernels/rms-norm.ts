@@ -19,11 +19,14 @@ export interface RmsNormArgs {
   xStride?: number;
   yOffset?: number;
   yStride?: number;
+  /** One invocation per row, no barriers (software adapters); needs y. */
+  simple?: boolean;
 }
 
 export function encodeRmsNorm(ctx: GpuContext, pass: GPUComputePassEncoder, a: RmsNormArgs): void {
   if (a.T < 1 || a.C < 1) throw new Error(`encodeRmsNorm: empty shape T=${a.T} C=${a.C}`);
-  const p = ctx.pipeline({ shader: 'rms-norm', entry: a.y ? 'main' : 'in_place' });
+  if (a.simple && !a.y) throw new Error('rms-norm: the simple variant needs an output y');
+  const p = ctx.pipeline({ shader: 'rms-norm', entry: a.simple ? 'simple' : a.y ? 'main' : 'in_place' });
   const xOff = a.xOffset ?? 0;
   const ldx = a.xStride ?? a.C;
   const u = ctx.uniform(
@@ -35,6 +38,6 @@ export function encodeRmsNorm(ctx: GpuContext, pass: GPUComputePassEncoder, a: R
   );
   pass.setPipeline(p);
   pass.setBindGroup(0, ctx.bindGroup(p, a.y ? [u, a.x, a.w, a.y] : [u, a.x, a.w]));
-  const [gx, gy] = dispatch1d(a.T, 1);
+  const [gx, gy] = a.simple ? dispatch1d(a.T, 64) : dispatch1d(a.T, 1);
   pass.dispatchWorkgroups(gx, gy);
 }
