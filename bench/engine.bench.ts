@@ -2,6 +2,9 @@
 // backend on the same model and prompt in one run, with the peak GPU buffer bytes and the adapter.
 // Figures are ratios against the CPU backend measured in the same process, not absolute claims.
 //   npm run bench [-- --model PATH] [--tokens N] [--decode N] [--reps N] [--tiled]
+//                 [--synthetic small|1b --type F32|Q8_0|Q4_0|Q4_K|... [--cpu]]
+// --synthetic builds a Llama-shaped model with seeded random weights in memory (bench/synthetic.ts), for
+// sizes the bundled models do not reach; its CPU run is opt-in (--cpu) because the reference is slow.
 import '../src/gpu/shaders-node.ts';
 import { readModelFiles } from '../src/cli/files.ts';
 import { nodeGpu } from '../src/cli/node-gpu.ts';
@@ -13,6 +16,10 @@ import type { Backend } from '../src/core/model/backend.ts';
 import { generate } from '../src/core/eval/generate.ts';
 import { parseArgs } from '../src/cli/main.ts';
 import { resolve } from 'node:path';
+import { SYNTHETIC_SIZES, syntheticModel } from './synthetic.ts';
+import { GGMLType } from '../src/core/quant/types.ts';
+import type { LoadedModel } from '../src/core/formats/types.ts';
+import { mulberry32 } from '../src/core/tensor.ts';
 
 const args = parseArgs(process.argv.slice(2));
 const modelsDir = process.env.LAYERLAB_MODELS ?? resolve(import.meta.dirname, '../../shared/models');
@@ -52,22 +59,43 @@ const acquired = await acquireDevice(gpu);
 console.log(`adapter: ${acquired.adapter}${acquired.software ? ' (software adapter: absolute figures are not representative of a GPU)' : ''}`);
 console.log(`prompt ${promptTokens} tokens, decode ${decodeTokens} tokens, median of ${reps} runs\n`);
 const rows: string[][] = [['model', 'backend', 'prefill tok/s', 'decode tok/s', 'prefill vs CPU', 'decode vs CPU', 'peak GPU bytes']];
-for (const path of modelPaths) {
-  const model = loadModelFromFiles(readModelFiles(path));
-  let text = TEXT;
-  while (model.tokenizer.encode(text).length < promptTokens) text += TEXT;
-  const ids = model.tokenizer.encode(text).slice(0, Math.min(promptTokens, model.spec.contextLength - decodeTokens - 1));
-  console.error(`[bench] ${model.spec.name}: cpu`);
-  const cpu = await measure(new CpuBackend(model), ids);
+const models: { model: LoadedModel; cpu: boolean }[] = [];
+if (args.synthetic) {
+  const shape = SYNTHETIC_SIZES[String(args.synthetic)];
+  if (!shape) throw new Error(`--synthetic must be one of ${Object.keys(SYNTHETIC_SIZES).join(', ')}`);
+  const type = GGMLType[String(args.type ?? 'F32') as keyof typeof GGMLType];
+  if (type === undefined) throw new Error(`unknown --type ${args.type}`);
+  models.push({ model: syntheticModel(shape, type), cpu: args.cpu === true });
+} else {
+  for (const path of modelPaths) models.push({ model: loadModelFromFiles(readModelFiles(path)), cpu: true });
+}
+for (const { model, cpu: withCpu } of models) {
+  let ids: number[];
+  const n = Math.min(promptTokens, model.spec.contextLength - decodeTokens - 1);
+  if (model.format === 'synthetic') {
+    const rnd = mulberry32(7);
+    ids = Array.from({ length: n }, () => 3 + Math.floor(rnd() * (model.spec.vocabSize - 3)));
+  } else {
+    let text = TEXT;
+    while (model.tokenizer.encode(text).length < promptTokens) text += TEXT;
+    ids = model.tokenizer.encode(text).slice(0, n);
+  }
+  let cpu: { prefill: number; decode: number } | null = null;
+  if (withCpu) {
+    console.error(`[bench] ${model.spec.name}: cpu`);
+    cpu = await measure(new CpuBackend(model), ids);
+    rows.push([model.spec.name, 'cpu (reference)', cpu.prefill.toFixed(1), cpu.decode.toFixed(1), '1.00', '1.00', '-']);
+  }
   const variants: [string, 'simple' | 'tiled'][] = [[`gpu (${acquired.software ? 'simple' : 'tiled'} kernels)`, acquired.software ? 'simple' : 'tiled']];
   // The tiled kernels rely on workgroup barriers, which a software adapter runs very slowly: opt in.
   if (acquired.software && args.tiled) variants.push(['gpu (tiled kernels)', 'tiled']);
-  rows.push([model.spec.name, 'cpu (reference)', cpu.prefill.toFixed(1), cpu.decode.toFixed(1), '1.00', '1.00', '-']);
+  if (!acquired.software && args.simple) variants.push(['gpu (simple kernels)', 'simple']);
   for (const [label, kernels] of variants) {
     console.error(`[bench] ${model.spec.name}: ${label}`);
     const b = await GpuBackend.create(acquired, model, undefined, { kernels });
     const g = await measure(b, ids);
-    rows.push([model.spec.name, label, g.prefill.toFixed(1), g.decode.toFixed(1), (g.prefill / cpu.prefill).toFixed(2), (g.decode / cpu.decode).toFixed(2), String(b.peakBytes())]);
+    const ratio = (x: number, y: number | undefined) => (y ? (x / y).toFixed(2) : '-');
+    rows.push([model.spec.name, label, g.prefill.toFixed(1), g.decode.toFixed(1), ratio(g.prefill, cpu?.prefill), ratio(g.decode, cpu?.decode), String(b.peakBytes())]);
     b.dispose();
   }
 }

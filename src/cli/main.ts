@@ -35,7 +35,7 @@ Options for every command:
 
 type Args = { _: string[]; [k: string]: string | boolean | string[] };
 
-const BOOL_FLAGS = new Set(['json', 'bos', 'no-bos', 'stop-at-eos', 'help', 'tiled']);
+const BOOL_FLAGS = new Set(['json', 'bos', 'no-bos', 'stop-at-eos', 'help', 'tiled', 'simple', 'cpu']);
 
 /**
  * Every option main() reads. An option outside this list is refused (a misspelt --temprature or --top_k
