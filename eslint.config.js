@@ -6,7 +6,7 @@ import tseslint from 'typescript-eslint';
 const restrict = (patterns) => ({ 'no-restricted-imports': ['error', { patterns }] });
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'bin/**', 'public/**', 'test-results/**', '**/tmp/**', 'scratch*/**'] },
+  { ignores: ['dist/**', 'node_modules/**', 'bin/**', 'public/**', 'test-results/**', '**/tmp/**', 'scratch*/**', '.*/**'] },
   ...tseslint.configs.recommended,
   {
     rules: {
