@@ -45,5 +45,7 @@ export function displayPiece(piece: string, tokenizerKind: string | undefined): 
 
 /** A one-line label for a piece (whitespace made visible), for chart axes and tooltips. */
 export function pieceLabel(piece: string, tokenizerKind: string | undefined): string {
+  // Special tokens such as llama2.c's "\n<s>\n" read best as just "<s>".
+  if (/^\s*<\/?[a-z|_]+[^>]*>\s*$/i.test(piece) && !/^<0x[0-9A-Fa-f]{2}>$/.test(piece)) return piece.trim();
   return displayPiece(piece, tokenizerKind).replace(/\n/g, '↵').replace(/\t/g, '⇥').replace(/\r/g, '␍').replace(/ /g, '·');
 }

@@ -58,7 +58,9 @@ export function Heatmap(props: HeatmapProps) {
   const color = interp(scheme);
 
   const longestRow = rowLabels.reduce((a, l) => Math.max(a, l.length), 0);
-  const left = Math.min(260, 12 + longestRow * 8.5);
+  const left = Math.min(Math.max(120, Math.round(width * 0.3)), 12 + longestRow * 8);
+  const rowChars = Math.floor((left - 12) / 8);
+  const fitRow = (l: string): string => (l.length > rowChars ? `${l.slice(0, Math.max(1, rowChars - 1))}…` : l);
   const longestCol = colLabels.reduce((a, l) => Math.max(a, l.length), 0);
   const bottom = rotateColLabels ? Math.min(110, 18 + longestCol * 7.5) : 30;
   const top = 6;
@@ -160,7 +162,8 @@ export function Heatmap(props: HeatmapProps) {
           <g className="axis" transform={`translate(${left - 8},${top})`}>
             {rowLabels.map((l, r) => (
               <text key={r} x={0} y={(y(r) ?? 0) + y.bandwidth() / 2} dy="0.35em" textAnchor="end">
-                {l}
+                <title>{l}</title>
+                {fitRow(l)}
               </text>
             ))}
           </g>

@@ -23,5 +23,7 @@ describe('token pieces', () => {
   it('labels make whitespace visible', () => {
     expect(pieceLabel('Ġa', 'byte-level-bpe')).toBe('·a');
     expect(pieceLabel('<0x0A>', 'sentencepiece-bpe')).toBe('↵');
+    expect(pieceLabel('\n<s>\n', 'sentencepiece-bpe')).toBe('<s>');
+    expect(pieceLabel('<|endoftext|>', 'byte-level-bpe')).toBe('<|endoftext|>');
   });
 });
