@@ -1,7 +1,7 @@
 // `layerlab analyze --json` on stories260K (CPU backend): the documented fields (README "analyze JSON")
 // are present with the documented types and meanings, block entries are consistent with each other
 // (ranks are a permutation ordered by value), ablation / quant blocks carry their measures; the text
-// output names every metric; gradient metrics and unknown names are usage errors.
+// output names every metric; gradient metrics run; unknown names are usage errors.
 import { describe, expect, it } from 'vitest';
 import { main } from '../../src/cli/main.ts';
 import { modelPath } from '../helpers/models.ts';
@@ -47,7 +47,7 @@ describe('layerlab analyze', () => {
     expect(j.calibration.pieces[0]).toHaveLength(T);
     expect(j.calibration.baseNll).toBeGreaterThan(0);
     const ids = j.metrics.map((m: Metric) => m.id);
-    expect(ids).toEqual(['cos', 'lim', 'contrib', 'cka', 'lens', 'zd', 'w-fro', 'w-kurtosis', 'w-outliers', 'owl', 'erank', 'ablation', 'quant']);
+    expect(ids).toEqual(['cos', 'lim', 'contrib', 'cka', 'lens', 'zd', 'w-fro', 'w-kurtosis', 'w-outliers', 'owl', 'erank', 'ablation', 'quant', 'taylor', 'fisher', 'zo']);
     for (const m of j.metrics as Metric[]) {
       expect(typeof m.label).toBe('string');
       expect(m.paper.length).toBeGreaterThan(10);
@@ -116,12 +116,12 @@ describe('layerlab analyze', () => {
     expect(r.out).toMatch(/rank agreement/);
   });
 
-  it('taylor / fisher / zo are "not available yet"; unknown names and a missing --metrics are usage errors', async () => {
-    for (const m of ['taylor', 'cos,fisher', 'zo']) {
-      const r = await run(['analyze', '--model', MODEL, '--text', TEXT, '--metrics', m, '--backend', 'cpu']);
-      expect(r.code).toBe(2);
-      expect(r.err).toMatch(/not available yet/);
-    }
+  it('taylor / fisher / zo run (CPU gradients); unknown names and a missing --metrics are usage errors', async () => {
+    const g = await run(['analyze', '--model', MODEL, '--text', TEXT, '--metrics', 'taylor,fisher,zo', '--backend', 'cpu', '--json']);
+    expect(g.code).toBe(0);
+    const gj = JSON.parse(g.out) as { metrics: Metric[] };
+    expect(gj.metrics.map((m) => m.id)).toEqual(['taylor', 'fisher', 'zo']);
+    for (const m of gj.metrics) expect(m.details!.gradientBackend).toBe('cpu');
     const u = await run(['analyze', '--model', MODEL, '--text', TEXT, '--metrics', 'cosine', '--backend', 'cpu']);
     expect(u.code).toBe(2);
     expect(u.err).toMatch(/unknown metric "cosine"/);

@@ -213,7 +213,7 @@ describe('analysis on a hand-built tiny model', async () => {
   it('refuses what it cannot do, with the reason', async () => {
     const b = new CpuBackend(model);
     await expect(analyze(b, model, { ids: texts, metrics: ['quant'] })).rejects.toThrow(/makeBackend/);
-    await expect(analyze(b, model, { ids: texts, metrics: ['taylor'] })).rejects.toThrow(/not available yet/);
+    await expect(analyze(b, model, { ids: texts, metrics: ['tayler'] })).rejects.toThrow(/unknown metric/);
     await expect(analyze(b, model, { ids: [[]], metrics: ['cos'] })).rejects.toThrow(/empty/);
     await expect(analyze(b, model, { ids: texts, metrics: ['quant'], formats: ['Q9_9'], makeBackend: (m) => new CpuBackend(m) })).rejects.toThrow(/unknown GGUF type/);
     await expect(analyze(b, model, { ids: texts, metrics: ['quant'], bits: [1], formats: [], makeBackend: (m) => new CpuBackend(m) })).rejects.toThrow(/bits/);

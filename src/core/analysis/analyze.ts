@@ -29,6 +29,10 @@ import { computeMetric, rankAgreement, type LayerScores, type WeightLookup } fro
 import * as weightsMetric from '../metrics/weights.ts';
 import * as ablation from '../metrics/ablation.ts';
 import * as quant from '../metrics/quant-sensitivity.ts';
+import * as taylor from '../metrics/taylor.ts';
+import * as fisher from '../metrics/fisher.ts';
+import * as zo from '../metrics/zo.ts';
+import { GradModel } from '../grad/backward.ts';
 import { tokenNll } from '../eval/nll.ts';
 import { plainQmax } from '../quant/plain.ts';
 import { ACT_TAP, CTX_TAP, InputNormAccumulator } from './activations.ts';
@@ -174,6 +178,11 @@ export async function analyze(backend: Backend, model: LoadedModel, opts: Analyz
   let lens: LensDetail | null = null;
   const calib: ablation.Calibration = { ids, baseLogits, vocabSize: V };
   const weight = weightLookup(model);
+  // Gradient metrics (taylor, fisher, zo): one float64 CPU model and one set of Taylor terms, shared.
+  let gradModel: GradModel | undefined;
+  let terms: taylor.TaylorTerms | undefined;
+  const gradCtx = () => ({ grad: (gradModel ??= new GradModel(model)), ids });
+  const taylorTerms = () => (terms ??= taylor.taylorTerms(gradCtx()));
   for (const g of groups) {
     checkCancel(opts.cancel);
     switch (g) {
@@ -225,6 +234,22 @@ export async function analyze(backend: Backend, model: LoadedModel, opts: Analyz
             quant.compute({ model, calib, makeBackend: opts.makeBackend!, bits, formats, refBits: opts.refBits, cancel: opts.cancel, onForward: tick }),
           ),
         );
+        break;
+      case 'taylor':
+        scores.push(await timed('taylor', () => taylor.compute(gradCtx(), taylorTerms())));
+        tick('first-order Taylor (CPU gradients)');
+        break;
+      case 'fisher':
+        scores.push(await timed('fisher', () => fisher.compute(gradCtx())));
+        tick('Fisher (CPU gradients)');
+        break;
+      case 'zo':
+        scores.push(
+          await timed('zo', () =>
+            zo.compute({ nLayers: L, loss: zo.backendLoss(backend, ids), exact: taylorTerms(), eps: opts.zoEps, forwardBackend: backend.info().kind, onProbe: () => checkCancel(opts.cancel) }),
+          ),
+        );
+        tick('zeroth-order estimate');
         break;
       case 'agreement':
         break;

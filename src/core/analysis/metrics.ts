@@ -1,13 +1,16 @@
 // The metric names an analysis run accepts (the CLI's --metrics LIST) and the LayerScores each one
 // produces, with the metadata of every produced metric (src/core/metrics registry + ablation + quant).
-// Gradient attribution (issue 3, metric 8: taylor, fisher, zo) is named here but not available yet:
-// asking for it gives a clear error; whoever adds it registers its name in GROUPS and removes it from
-// UNAVAILABLE.
+// Gradient attribution (issue 3, metric 8: taylor, fisher, zo) runs its backward on the CPU reference
+// (src/core/grad) whatever the backend (extra.gradientBackend = 'cpu'). UNAVAILABLE lists names that are
+// known but refused (none at present).
 
 import { METRICS } from '../metrics/index.ts';
 import type { MetricMeta } from '../metrics/types.ts';
 import { meta as ablationMeta } from '../metrics/ablation.ts';
 import { meta as quantMeta } from '../metrics/quant-sensitivity.ts';
+import { meta as taylorMeta } from '../metrics/taylor.ts';
+import { meta as fisherMeta } from '../metrics/fisher.ts';
+import { meta as zoMeta } from '../metrics/zo.ts';
 import type { AnalysisMetricName } from './types.ts';
 
 /** Metric group -> the metric ids (LayerScores.metricId) it produces, in output order. */
@@ -21,20 +24,19 @@ export const GROUPS: Record<AnalysisMetricName, string[]> = {
   weights: ['w-fro', 'w-kurtosis', 'w-outliers', 'owl', 'erank'],
   ablation: ['ablation'],
   quant: ['quant'],
+  taylor: ['taylor'],
+  fisher: ['fisher'],
+  zo: ['zo'],
   agreement: [],
 };
 
 /** Canonical order of the groups (and so of AnalysisResult.scores). */
-export const ANALYSIS_ORDER: AnalysisMetricName[] = ['cos', 'lim', 'contrib', 'cka', 'lens', 'zd', 'weights', 'ablation', 'quant', 'agreement'];
+export const ANALYSIS_ORDER: AnalysisMetricName[] = ['cos', 'lim', 'contrib', 'cka', 'lens', 'zd', 'weights', 'ablation', 'quant', 'taylor', 'fisher', 'zo', 'agreement'];
 
-export const UNAVAILABLE: Record<string, string> = {
-  taylor: 'gradient attribution (first-order Taylor, issue 3 metric 8) is not available yet',
-  fisher: 'Fisher-style gradient statistics (issue 3 metric 8) are not available yet',
-  zo: 'the zeroth-order gradient estimate (issue 3 metric 8) is not available yet',
-};
+export const UNAVAILABLE: Record<string, string> = {};
 
 /** Metadata of every metric id an analysis can produce. */
-export const ANALYSIS_META: Record<string, MetricMeta> = { ...METRICS, ablation: ablationMeta, quant: quantMeta };
+export const ANALYSIS_META: Record<string, MetricMeta> = { ...METRICS, ablation: ablationMeta, quant: quantMeta, taylor: taylorMeta, fisher: fisherMeta, zo: zoMeta };
 
 export class MetricNameError extends Error {
   constructor(msg: string) {

@@ -121,6 +121,15 @@ export function metricReport(s: LayerScores): MetricReport {
     case 'lens':
       out.details = { embedKl: x.embedKl, klDrop: x.klDrop, agreement: x.agreement };
       break;
+    case 'taylor':
+      out.details = { signed: x.signed, loss: x.loss, scored: x.scored, gradientBackend: x.gradientBackend };
+      break;
+    case 'fisher':
+      out.details = { samples: x.samples, sample: x.sample, perTensorSum: x.perTensorSum, gradientBackend: x.gradientBackend };
+      break;
+    case 'zo':
+      out.details = { eps: x.eps, signed: x.signed, exact: x.exact, relErr: x.relErr, maxRelErr: x.maxRelErr, gradientBackend: x.gradientBackend, forwardBackend: x.forwardBackend };
+      break;
     case 'ablation': {
       const e = x as unknown as { block: AblationSeries; attn: AblationSeries; mlp: AblationSeries; nllBase: number };
       const pick = (a: AblationSeries, b: number) => measure({ dNll: a.dNll[b], kl: a.kl[b], top1: a.top1[b] });

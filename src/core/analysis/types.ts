@@ -9,14 +9,14 @@ import type { Agreement, LayerScores } from '../metrics/index.ts';
 import type { LensDetail } from './lens-detail.ts';
 
 /** Metric groups a caller asks for (the CLI's --metrics names). */
-export type AnalysisMetricName = 'cos' | 'lim' | 'zd' | 'contrib' | 'cka' | 'weights' | 'ablation' | 'quant' | 'lens' | 'agreement';
+export type AnalysisMetricName = 'cos' | 'lim' | 'zd' | 'contrib' | 'cka' | 'weights' | 'ablation' | 'quant' | 'lens' | 'taylor' | 'fisher' | 'zo' | 'agreement';
 
 export interface AnalyzeRequest {
   /** Calibration texts, tokenized with the model's tokenizer (BOS per `addBos`) ... */
   texts?: string[];
   /** ... or token ids per text (used as given; `addBos` ignored). */
   ids?: number[][];
-  /** Metric groups (AnalysisMetricName) or 'all'. 'taylor', 'fisher', 'zo' are refused as not available yet. */
+  /** Metric groups (AnalysisMetricName) or 'all'. 'taylor', 'fisher', 'zo' compute gradients on the CPU. */
   metrics: string[];
   /** Prepend BOS (default: the tokenizer's own default). */
   addBos?: boolean;
@@ -34,6 +34,8 @@ export interface AnalyzeRequest {
   refBits?: number;
   /** Logit lens: top-k tokens per block and position (default 5). */
   lensTopK?: number;
+  /** Zeroth-order estimate (zo): relative scale step eps of the two forwards (default 1e-2). */
+  zoEps?: number;
 }
 
 export interface AnalyzeOptions extends AnalyzeRequest {
