@@ -89,6 +89,31 @@ describe('stories260K, every block at Q8_0', () => {
   });
 });
 
+describe('stories260K per-layer plan = llama.cpp\'s MIXED file', () => {
+  it('blocks 0 and 4 at Q8_0, 1-3 at Q4_0, token_embd Q4_0, output Q8_0: every tensor byte-identical', () => {
+    // The MIXED file's plan (its SOURCE.md): default q4_0, output q8_0, 'blk\\.[04]\\.=q8_0', ffn_down F16.
+    // Tensor entries take precedence over the layer entry: block 1's attn_q asks Q8_0 and then Q4_0 again.
+    const r = applyAllocation(f32, {
+      ...head,
+      layers: { 0: { format: 'Q8_0' }, 1: { format: 'Q8_0' }, 2: { format: 'Q4_0' }, 3: { format: 'Q4_0' }, 4: { format: 'Q8_0' } },
+      tensors: Object.fromEntries([
+        ['token_embd', { format: 'Q4_0' }], ['output', { format: 'Q8_0' }],
+        ...SUFFIXES.map((s) => [`blk.1.${s}`, { format: 'Q4_0' }]),
+      ]),
+    });
+    const ref = load('stories260K-gguf/quantized/stories260K-MIXED-Q8_0-Q4_0.gguf');
+    expect([...r.model.tensors.keys()].sort()).toEqual([...ref.tensors.keys()].sort());
+    for (const [name, want] of ref.tensors) {
+      const got = r.model.tensors.get(name)!;
+      expect(got.type, name).toBe(want.type);
+      expect(Buffer.from(got.data).equals(Buffer.from(want.data)), name).toBe(true);
+    }
+    let fileBytes = 0;
+    for (const t of ref.tensors.values()) fileBytes += t.data.byteLength;
+    expect(r.size.residentBytes).toBe(fileBytes);
+  });
+});
+
 describe('mixed edits on stories260K', () => {
   it('packs Q4_K requests as their fallbacks, drops as interventions, plain formats as F32', () => {
     const r = applyAllocation(f32, {

@@ -1,0 +1,7 @@
+// Allocations: the versioned JSON plan (schema.ts), its application to the weights on the CPU
+// (apply-weights.ts), strategies (strategies.ts), budget solvers (solve.ts) and exporters (exporters.ts).
+export * from './schema.ts';
+export * from './apply-weights.ts';
+export * from './strategies.ts';
+export * from './solve.ts';
+export * from './exporters.ts';
