@@ -185,7 +185,7 @@ export class GpuBackend implements Backend {
   }
 
   info(): BackendInfo {
-    return { kind: 'gpu', adapter: this.acquired.adapter, software: this.acquired.software, weightBytes: this.weightBytes };
+    return { kind: 'gpu', adapter: this.acquired.adapter, software: this.acquired.software, weightBytes: this.weightBytes, limits: this.acquired.limits };
   }
 
   peakBytes(): number {

@@ -39,7 +39,14 @@ export interface ModelInfo {
   weightBytes: number;
   tensorTypes: Record<string, number>;
   tensors: TensorSummary[];
-  backend: { kind: 'cpu' | 'gpu'; adapter: string; software: boolean; weightBytes: number };
+  backend: {
+    kind: 'cpu' | 'gpu';
+    adapter: string;
+    software: boolean;
+    weightBytes: number;
+    /** The device's buffer limits (GPU backend): one tensor must fit one storage binding. */
+    limits?: { maxStorageBufferBindingSize: number; maxBufferSize: number };
+  };
   tokenizer: { kind: string; vocabSize: number; bosId: number | null; eosId: number | null; addBos: boolean };
 }
 

@@ -3,6 +3,9 @@
 // terminating the worker that owns the device.
 import * as Comlink from 'comlink';
 import type { EngineApi, ProgressFn } from './api.ts';
+import { installErrorTransfer } from './error-transfer.ts';
+
+installErrorTransfer();
 
 export type EngineClient = Comlink.Remote<EngineApi>;
 

@@ -30,7 +30,7 @@ export async function startBrowser(): Promise<BrowserEnv> {
   if (!existsSync(chromiumPath)) {
     throw new Error(`Chromium not found at ${chromiumPath}: run "apt-get install -y chromium libvulkan1" (npm test does this when it can) or set LAYERLAB_CHROMIUM`);
   }
-  const server = await createServer({ root: repoRoot, configFile: `${repoRoot}vite.config.ts`, logLevel: 'error', server: { port: 0, host: '127.0.0.1' } });
+  const server = await createServer({ root: repoRoot, configFile: `${repoRoot}vite.config.ts`, logLevel: 'error', server: { port: 0, host: '127.0.0.1', hmr: false, watch: null } });
   await server.listen();
   const addr = server.httpServer?.address();
   if (!addr || typeof addr === 'string') throw new Error('vite server has no port');

@@ -12,6 +12,8 @@ export interface BackendInfo {
   software: boolean;
   /** Bytes resident for weights (GPU buffers or CPU arrays). */
   weightBytes: number;
+  /** Device buffer limits (GPU backend). */
+  limits?: { maxStorageBufferBindingSize: number; maxBufferSize: number };
 }
 
 /** A decoding session: a KV cache that grows as tokens are appended. */
