@@ -172,3 +172,40 @@ fn split_combine(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups)
     o[oo + d] = a * inv;
   }
 }
+
+// simple: one invocation per (t, h), no workgroup memory or barriers, for software adapters (where a
+// barrier costs more than a chunk of keys): the same online softmax key by key, accumulators in a
+// private array (D <= 256).
+@compute @workgroup_size(64)
+fn simple(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let g = gid.x + gid.y * nwg.x * 64u;
+  if (g >= P.T * P.H) { return; }
+  let t = g / P.H;
+  let h = g % P.H;
+  let kvh = h / (P.H / P.Hkv);
+  let D = P.D;
+  let qo = P.qOff + t * P.ldq + h * D;
+  let ldkv = P.Hkv * D;
+  let n = P.pos0 + t + 1u;
+  var acc: array<f32, 256>;
+  for (var d = 0u; d < D; d += 1u) { acc[d] = 0.0; }
+  var m = NEG;
+  var l = 0.0;
+  for (var j = 0u; j < n; j += 1u) {
+    let ko = j * ldkv + kvh * D;
+    var s = 0.0;
+    for (var d = 0u; d < D; d += 1u) { s = s + q[qo + d] * kc[ko + d]; }
+    s = s * P.scale;
+    if (s > m) {
+      let corr = exp(m - s);
+      l = l * corr;
+      for (var d = 0u; d < D; d += 1u) { acc[d] = acc[d] * corr; }
+      m = s;
+    }
+    let p = exp(s - m);
+    l = l + p;
+    for (var d = 0u; d < D; d += 1u) { acc[d] = acc[d] + p * vc[ko + d]; }
+  }
+  let oo = P.oOff + t * P.ldo + h * D;
+  for (var d = 0u; d < D; d += 1u) { o[oo + d] = acc[d] / l; }
+}

@@ -22,7 +22,7 @@ Commands:
   perplexity  --model PATH --file FILE --ctx N
   analyze     --model PATH (--text TEXT | --file FILE) --metrics LIST [--bits 8,6,4,3,2] [--formats Q8_0,Q4_0,...]
               [--ref-bits B] [--outlier-k K] [--owl-m M] [--top-k K] [--max-tokens N]
-              LIST: comma-separated cos,lim,zd,contrib,cka,weights,ablation,quant,lens,agreement or all
+              LIST: comma-separated cos,lim,zd,contrib,cka,weights,ablation,quant,lens,agreement,taylor,fisher,zo or all
 
 Options for every command:
   --json               machine-readable output (fields documented in README.md)

@@ -349,7 +349,7 @@ export class GpuBackend implements Backend {
           encodeRope(ctx, pass, { x: sc.k, T, H: Hkv, D, pos0, theta: s.rope.theta, dim: s.rope.dim, kind: s.rope.kind });
         }
         encodeKvWrite(ctx, pass, { k: sc.k, v: sc.v, kCache: kv.k[l], vCache: kv.v[l], T, Hkv, D, pos0 });
-        encodeAttention(ctx, pass, { q: sc.q, kCache: kv.k[l], vCache: kv.v[l], o: sc.att, T, H, Hkv, D, pos0, scale: 1 / Math.sqrt(D) });
+        encodeAttention(ctx, pass, { q: sc.q, kCache: kv.k[l], vCache: kv.v[l], o: sc.att, T, H, Hkv, D, pos0, scale: 1 / Math.sqrt(D), variant: this.simple ? 'simple' : 'auto' });
         const direct = p.attnScale === 1 && !want.has(tapName(l, 'attn_out'));
         if (direct) {
           this.linear(pass, { x: sc.att, name: `${b}.attn_output`, y: sc.x, M: T, accumulate: true });

@@ -34,7 +34,7 @@ describe.skipIf(skipGpu)('attention kernel', () => {
     { T: 2, H: 1, Hkv: 1, D: 256, pos0: 5 },
     { T: 4, H: 4, Hkv: 4, D: 16, pos0: 70, qScale: 8 }, // peaked softmax (scores ~ +-30)
   ];
-  for (const c of cases) for (const variant of ['single', 'split'] as const) {
+  for (const c of cases) for (const variant of ['single', 'split', 'simple'] as const) {
     const { T, H, Hkv, D, pos0 } = c;
     // split: 64-key ranges, so every multi-chunk case also runs through the split/combine merge
     it(`${variant} T=${T} H=${H} Hkv=${Hkv} D=${D} pos0=${pos0}${c.qScale ? ` q*${c.qScale}` : ''}`, async () => {

@@ -35,8 +35,8 @@ export interface AttentionArgs {
   qStride?: number;
   oOffset?: number;
   oStride?: number;
-  /** Force a schedule (tests); 'auto' splits when rows T * H are few and the context is long. */
-  variant?: 'auto' | 'single' | 'split';
+  /** Force a schedule; 'auto' splits when rows T * H are few and the context is long; 'simple' is the barrier-free one-invocation-per-(t, h) kernel for software adapters. */
+  variant?: 'auto' | 'single' | 'split' | 'simple';
   /** Keys per split range for 'split' (a multiple of 64; default chosen from the shape). */
   splitLen?: number;
 }
@@ -80,6 +80,15 @@ export function encodeAttention(ctx: GpuContext, pass: GPUComputePassEncoder, a:
       .u32(S).u32(splitLen)
       .bytes(),
   );
+  if (variant === 'simple') {
+    // One invocation per (t, h), no barriers: for software adapters.
+    const p = ctx.pipeline({ shader: 'attention', entry: 'simple' });
+    pass.setPipeline(p);
+    pass.setBindGroup(0, ctx.bindGroup(p, [u, a.q, a.kCache, a.vCache, a.o]));
+    const [gx, gy] = dispatch1d(rows, 64);
+    pass.dispatchWorkgroups(gx, gy);
+    return;
+  }
   if (!splitLen) {
     const p = ctx.pipeline({ shader: 'attention' });
     pass.setPipeline(p);
