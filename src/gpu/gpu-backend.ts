@@ -34,8 +34,10 @@ export class ModelTooLargeError extends Error {
   }
 }
 
+/** "131,072 bytes (0.13 MiB)": exact bytes, and a size a person can read. */
 function mib(n: number): string {
-  return `${(n / 2 ** 20).toFixed(1)} MiB`;
+  const m = n / 2 ** 20;
+  return `${n.toLocaleString('en-US')} bytes (${m >= 100 ? m.toFixed(0) : m >= 1 ? m.toFixed(1) : m.toPrecision(2)} MiB)`;
 }
 
 /** Activation buffers for up to `cap` tokens. */

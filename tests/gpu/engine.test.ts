@@ -59,3 +59,19 @@ describe.skipIf(skipGpu)('GPU backend with the tiled (hardware) kernels', () => 
     backend.dispose();
   });
 });
+
+describe.skipIf(skipGpu)('GPU backend refuses a model the device cannot hold', () => {
+  it('names the tensor, the bytes it needs and what the adapter allows', async () => {
+    const device = await testDevice();
+    const model = MODELS['stories260K (llama2.c)']();
+    // An adapter whose storage bindings hold 64 KiB: token_embd (512 x 64 f32 = 128 KiB) cannot fit.
+    const acquired = { device, adapter: 'small test adapter', software: true, features: [], limits: { maxStorageBufferBindingSize: 65536, maxBufferSize: 65536 } };
+    const err = await GpuBackend.create(acquired, model).then(() => null, (e: Error & { hint?: string }) => e);
+    expect(err).not.toBeNull();
+    expect(err!.message).toMatch(/token_embd/);
+    expect(err!.message).toContain('needs 131,072 bytes (0.13 MiB) in one buffer');
+    expect(err!.message).toMatch(/small test adapter/);
+    expect(err!.message).toContain('allows 65,536 bytes (0.063 MiB) per storage buffer');
+    expect(err!.hint).toMatch(/quantized|smaller model/);
+  });
+});
