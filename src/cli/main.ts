@@ -106,7 +106,12 @@ function backendLine(info: ModelInfo): string {
   return `backend: ${info.backend.kind} (${info.backend.adapter})${info.backend.software ? ' [software adapter: slow]' : ''}`;
 }
 
-export async function main(argv: string[], out = process.stdout, err = process.stderr): Promise<number> {
+/** Where main() writes: process.stdout/stderr, or anything with write() (tests). */
+export interface TextSink {
+  write(s: string): unknown;
+}
+
+export async function main(argv: string[], out: TextSink = process.stdout, err: TextSink = process.stderr): Promise<number> {
   let a: Args;
   try {
     a = parseArgs(argv);

@@ -56,46 +56,5 @@ export function randn(n: number, seed: number, scale = 1): Float32Array {
   return out;
 }
 
-/** f16 bits -> f32 (exact). */
-export function f16ToF32(h: number): number {
-  const s = h & 0x8000 ? -1 : 1;
-  const e = (h >> 10) & 0x1f;
-  const m = h & 0x3ff;
-  if (e === 0) return s * m * 2 ** -24;
-  if (e === 31) return m ? NaN : s * Infinity;
-  return s * (1 + m / 1024) * 2 ** (e - 15);
-}
-
-/** f32 -> f16 bits, round to nearest even (as numpy / ggml's FP32_TO_FP16). */
-export function f32ToF16(v: number): number {
-  const f = new Float32Array(1);
-  const u = new Uint32Array(f.buffer);
-  f[0] = v;
-  const x = u[0];
-  const sign = (x >>> 16) & 0x8000;
-  const exp = (x >>> 23) & 0xff;
-  let mant = x & 0x7fffff;
-  if (exp === 0xff) return sign | 0x7c00 | (mant ? 0x200 : 0);
-  const e = exp - 127 + 15;
-  if (e >= 31) return sign | 0x7c00;
-  if (e <= 0) {
-    if (e < -10) return sign;
-    mant |= 0x800000;
-    const shift = 14 - e;
-    let half = mant >>> shift;
-    const rem = mant & ((1 << shift) - 1);
-    const mid = 1 << (shift - 1);
-    if (rem > mid || (rem === mid && (half & 1))) half++;
-    return sign | half;
-  }
-  let half = (e << 10) | (mant >>> 13);
-  const rem = mant & 0x1fff;
-  if (rem > 0x1000 || (rem === 0x1000 && (half & 1))) half++;
-  return sign | half;
-}
-
-/** bf16 bits -> f32. */
-export function bf16ToF32(h: number): number {
-  const u = new Uint32Array([h << 16]);
-  return new Float32Array(u.buffer)[0];
-}
+// Half-precision conversions live in quant/half.ts (ggml-exact); re-exported here for convenience.
+export { f16ToF32, f32ToF16, bf16ToF32 } from './quant/half.ts';

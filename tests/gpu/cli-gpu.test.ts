@@ -11,8 +11,8 @@ import { storiesGreedy, storiesLogits } from '../helpers/parity.ts';
 async function run(args: string[]): Promise<{ code: number; out: string; err: string }> {
   const o: string[] = [];
   const e: string[] = [];
-  const out = { write: (s: string) => (o.push(s), true) } as unknown as Parameters<typeof main>[1];
-  const err = { write: (s: string) => (e.push(s), true) } as unknown as Parameters<typeof main>[2];
+  const out = { write: (s: string) => o.push(s) };
+  const err = { write: (s: string) => e.push(s) };
   const code = await main(args, out, err);
   return { code, out: o.join(''), err: e.join('') };
 }
