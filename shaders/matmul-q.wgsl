@@ -30,6 +30,9 @@
 // Workgroups: x (+ z) = groups of NR outputs (z splits past 65535), y = groups of TM rows of x.
 // (An earlier layout, a per-thread array of NR x TM accumulators and a tree reduction over all 64
 // threads, took about 3x longer to compile on SwiftShader; this one keeps the per-thread state small.)
+//
+// Entry `simple` (end of file): the barrier-free variant for software adapters, one invocation per
+// output y[m, n], same semantics.
 
 override FMT: u32 = 2u;
 override WG: u32 = 64u;    // threads per workgroup, a power of two
@@ -302,6 +305,33 @@ fn x4(m: u32, k: u32) -> vec4<f32> {
   return vec4<f32>(x[i], x[i + 1u], x[i + 2u], x[i + 3u]);
 }
 
+// sum over the 16 values of unit u of x[m, k] * dequant(W)[row, k], given the row's decoded unit:
+// scale/offset ab and integers q0..q3 (values 0-3, 4-7, 8-11, 12-15). a * dot(q, x) + b * sum(x).
+fn unit_dot(ab: vec2<f32>, q0: vec4<f32>, q1: vec4<f32>, q2: vec4<f32>, q3: vec4<f32>, m: u32, u: u32) -> f32 {
+  let xa = x4(m, 16u * u);
+  let xb = x4(m, 16u * u + 4u);
+  let xc = x4(m, 16u * u + 8u);
+  let xd = x4(m, 16u * u + 12u);
+  var v = ab.x * (dot(q0, xa) + dot(q1, xb) + dot(q2, xc) + dot(q3, xd));
+  if (has_min()) {
+    v += ab.y * dot(xa + xb + xc + xd, vec4<f32>(1.0));
+  }
+  return v;
+}
+
+// Writes output (m, n) = v (+ bias) (+ the old y): the epilogue of both matmul entry points.
+fn store_y(m: u32, n: u32, acc: f32) {
+  var v = acc;
+  if ((P.flags & F_BIAS) != 0u) {
+    v += bias[P.biasOff + n];
+  }
+  let yi = P.yOff + m * P.ldy + n;
+  if ((P.flags & F_ACC) != 0u) {
+    v = y[yi] + v;
+  }
+  y[yi] = v;
+}
+
 // Partial sums [r][m][lane] of the NR rows, TM rows of x and WG / NR lanes.
 var<workgroup> red: array<f32, WG * TM>;
 
@@ -326,14 +356,7 @@ fn matmul(@builtin(local_invocation_index) tid: u32, @builtin(workgroup_id) wid:
     let q3 = unit_q(rb, u, 3u);
     for (var m = 0u; m < TM; m++) {
       if (m0 + m < P.M) {
-        let xa = x4(m0 + m, 16u * u);
-        let xb = x4(m0 + m, 16u * u + 4u);
-        let xc = x4(m0 + m, 16u * u + 8u);
-        let xd = x4(m0 + m, 16u * u + 12u);
-        var v = ab.x * (dot(q0, xa) + dot(q1, xb) + dot(q2, xc) + dot(q3, xd));
-        if (has_min()) {
-          v += ab.y * dot(xa + xb + xc + xd, vec4<f32>(1.0));
-        }
+        let v = unit_dot(ab, q0, q1, q2, q3, m0 + m, u);
         if (m < 4u) {
           acc0[m] += v;
         } else {
@@ -357,16 +380,35 @@ fn matmul(@builtin(local_invocation_index) tid: u32, @builtin(workgroup_id) wid:
       for (var l = 0u; l < tpr; l++) {
         v += red[tid * tpr + l];
       }
-      if ((P.flags & F_BIAS) != 0u) {
-        v += bias[P.biasOff + n];
-      }
-      let yi = P.yOff + m * P.ldy + n;
-      if ((P.flags & F_ACC) != 0u) {
-        v = y[yi] + v;
-      }
-      y[yi] = v;
+      store_y(m, n, v);
     }
   }
+}
+
+// ---- simple: the barrier-free matmul for software adapters ----------------------------------------
+
+// Same product and epilogue as `matmul`, one invocation per output y[m, n], no workgroup memory and
+// no barrier: the invocation walks the K / 16 units of row n with the decoders above (unit_scale,
+// unit_q) and sums unit_dot in order. This is the variant for software adapters (SwiftShader, WARP,
+// llvmpipe), where a workgroup barrier costs far more than the arithmetic it shares (cf.
+// matmul-simple.wgsl for f32 weights). Flat index i = m * N + n over a 2D grid of WG-thread groups,
+// so neighbouring invocations read the same x row and neighbouring W rows.
+@compute @workgroup_size(WG)
+fn simple(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let i = gid.x + gid.y * nwg.x * WG;
+  if (i >= P.M * P.N) {
+    return;
+  }
+  let m = i / P.N;
+  let n = i % P.N;
+  let rb = (P.rowOff + n) * P.rowBytes;
+  let nUnits = (P.K + 15u) / 16u;
+  var acc = 0.0;
+  for (var u = 0u; u < nUnits; u++) {
+    let ab = unit_scale(rb, u);
+    acc += unit_dot(ab, unit_q(rb, u, 0u), unit_q(rb, u, 1u), unit_q(rb, u, 2u), unit_q(rb, u, 3u), m, u);
+  }
+  store_y(m, n, acc);
 }
 
 // ---- get_rows -----------------------------------------------------------------------------------

@@ -1,7 +1,8 @@
 // encodeMatmulQ (shaders/matmul-q.wgsl) against "dequantize, then multiply in float64":
 // the weights are dequantized on the CPU by src/core/quant/dequant.ts (bit-identical to ggml, tested in
 // tests/unit against ggml's vectors) or taken from ggml's own vectors (refs/gguf-quant-vectors), and the
-// reference product is summed in float64.
+// reference product is summed in float64. Both entry points are checked: the tiled `matmul` and the
+// barrier-free `simple` (software adapters), each against the same reference and tolerances.
 //
 // Tolerance: |got - want| <= atol + rtol |want| with rtol = 1e-5 and atol = 1e-5 * max over outputs of
 // sum_k |x_mk w_nk| (an f32 sum of K terms in any order is within ~K * 6e-8 of that magnitude; a
@@ -19,6 +20,8 @@ import {
 } from './matmul-q-fixtures.ts';
 
 const MS = [1, 3, 17];
+/** Rows of x for the barrier-free `simple` entry (decode and a short prefill). */
+const SIMPLE_MS = [1, 5];
 const RTOL = 1e-5;
 const ATOL_REL = 1e-5;
 
@@ -42,8 +45,8 @@ async function checkMatmul(
     return { M, x, y0, xBuf: ctx.storage(x), yBuf: y0 ? ctx.storage(y0) : ctx.storage(M * N * 4) };
   });
   const biasBuf = extra.biasVals ? ctx.storage(extra.biasVals) : undefined;
-  const { rowOffset: ro, nRows, accumulate, biasOffset, xOffset, xStride, yOffset, yStride } = extra;
-  const args = { rowOffset: ro, nRows, accumulate, biasOffset, xOffset, xStride, yOffset, yStride };
+  const { rowOffset: ro, nRows, accumulate, biasOffset, xOffset, xStride, yOffset, yStride, simple } = extra;
+  const args = { rowOffset: ro, nRows, accumulate, biasOffset, xOffset, xStride, yOffset, yStride, simple };
   await runPass(ctx, (pass) => {
     for (const r of runs) {
       encodeMatmulQ(ctx, pass, { ...args, x: r.xBuf, w, y: r.yBuf, M: r.M, bias: biasBuf });
@@ -53,7 +56,7 @@ async function checkMatmul(
     const got = await ctx.readF32(r.yBuf, r.M * N);
     const bias = extra.biasVals?.subarray(extra.biasOffset ?? rowOffset);
     const { y, mag } = refMatmul(r.x, r.M, K, wSel, N, { bias, y0: r.y0 });
-    expectAllClose(got, y, { atol: ATOL_REL * maxOf(mag), rtol: RTOL }, `${what} M=${r.M} N=${N} K=${K}`);
+    expectAllClose(got, y, { atol: ATOL_REL * maxOf(mag), rtol: RTOL }, `${what}${simple ? ' (simple)' : ''} M=${r.M} N=${N} K=${K}`);
     r.xBuf.destroy();
     r.yBuf.destroy();
   }
@@ -90,6 +93,19 @@ describe('matmul-q: every engine type', () => {
       w.buffer.destroy();
     });
 
+    it(`${name}: barrier-free entry \`simple\`, M = 1, 5: random block bytes N = 13 and quantize() weights N = 7`, async () => {
+      const K = testK(type);
+      const bytesR = randomBlockBytes(type, 13, K, 1500 + type);
+      const wR = uploadWeight(ctx, { name: `simple.rand.${name}`, type, shape: [13, K], data: bytesR });
+      await checkMatmul(wR, dequantizeRows(type, bytesR, 13, K), `random ${name}`, 6, SIMPLE_MS, { simple: true });
+      wR.buffer.destroy();
+      const vals = randn(7 * K, 2500 + type, 0.05);
+      const bytesQ = canQuantize(type) ? quantize(type, vals) : plainBytes(type, vals);
+      const wQ = uploadWeight(ctx, { name: `simple.quant.${name}`, type, shape: [7, K], data: bytesQ });
+      await checkMatmul(wQ, dequantizeRows(type, bytesQ, 7, K), `quantized ${name}`, 7, SIMPLE_MS, { simple: true });
+      wQ.buffer.destroy();
+    });
+
     if (type !== GGMLType.F32) {
       it(`${name}: ggml's dequantization vectors (values from the vector file), M = 1, 3`, async () => {
         const v = ggmlVectors(type);
@@ -107,24 +123,27 @@ describe('matmul-q: every engine type', () => {
 
 describe('matmul-q: row range, bias, accumulate, strides', () => {
   for (const type of [GGMLType.Q4_K, GGMLType.Q5_0, GGMLType.F16, GGMLType.Q6_K]) {
-    it(`${typeName(type)}: rows 5..16 of 21 with a fused bias, accumulate, M = 1, 3, 17`, async () => {
-      const rows = 21;
-      const K = type === GGMLType.F16 ? 172 : testK(type);
-      const bytes = randomBlockBytes(type, rows, K, 3000 + type);
-      const w = uploadWeight(ctx, { name: `slice.${typeName(type)}`, type, shape: [rows, K], data: bytes });
-      const biasVals = randn(rows, 77);
-      await checkMatmul(w, dequantizeRows(type, bytes, rows, K), `slice ${typeName(type)}`, 4, MS, {
-        rowOffset: 5, nRows: 11, accumulate: true, biasVals, y0: (M) => randn(M * 11, 99 + M),
+    for (const simple of [false, true]) {
+      const Ms = simple ? SIMPLE_MS : MS;
+      it(`${typeName(type)}${simple ? ' (simple)' : ''}: rows 5..16 of 21 with a fused bias, accumulate, M = ${Ms.join(', ')}`, async () => {
+        const rows = 21;
+        const K = type === GGMLType.F16 ? 172 : testK(type);
+        const bytes = randomBlockBytes(type, rows, K, 3000 + type);
+        const w = uploadWeight(ctx, { name: `slice.${typeName(type)}`, type, shape: [rows, K], data: bytes });
+        const biasVals = randn(rows, 77);
+        await checkMatmul(w, dequantizeRows(type, bytes, rows, K), `slice ${typeName(type)}`, 4, Ms, {
+          rowOffset: 5, nRows: 11, accumulate: true, biasVals, y0: (M) => randn(M * 11, 99 + M), simple,
+        });
+        // explicit biasOffset 0 (a bias of its own length nRows)
+        await checkMatmul(w, dequantizeRows(type, bytes, rows, K), `slice ${typeName(type)} biasOffset 0`, 5, [3], {
+          rowOffset: 9, nRows: 12, biasOffset: 0, biasVals: randn(12, 78), simple,
+        });
+        w.buffer.destroy();
       });
-      // explicit biasOffset 0 (a bias of its own length nRows)
-      await checkMatmul(w, dequantizeRows(type, bytes, rows, K), `slice ${typeName(type)} biasOffset 0`, 5, [3], {
-        rowOffset: 9, nRows: 12, biasOffset: 0, biasVals: randn(12, 78),
-      });
-      w.buffer.destroy();
-    });
+    }
   }
 
-  it('Q8_0: x and y offsets/strides write the three parts of a fused QKV into one [M, 3C] buffer', async () => {
+  for (const simple of [false, true]) it(`Q8_0${simple ? ' (simple)' : ''}: x and y offsets/strides write the three parts of a fused QKV into one [M, 3C] buffer`, async () => {
     const C = 64;
     const M = 3;
     const type = GGMLType.Q8_0;
@@ -140,13 +159,13 @@ describe('matmul-q: row range, bias, accumulate, strides', () => {
     await runPass(ctx, (pass) => {
       for (let p = 0; p < 3; p++) {
         encodeMatmulQ(ctx, pass, {
-          x: xBuf, w, y: yBuf, M, rowOffset: p * C, nRows: C, xOffset: 8, xStride: C + 8, yOffset: p * C, yStride: 3 * C,
+          x: xBuf, w, y: yBuf, M, rowOffset: p * C, nRows: C, xOffset: 8, xStride: C + 8, yOffset: p * C, yStride: 3 * C, simple,
         });
       }
     });
     const got = await ctx.readF32(yBuf, M * 3 * C);
     const { y, mag } = refMatmul(x, M, C, wDeq, 3 * C);
-    expectAllClose(got, y, { atol: ATOL_REL * maxOf(mag), rtol: RTOL }, 'fused qkv');
+    expectAllClose(got, y, { atol: ATOL_REL * maxOf(mag), rtol: RTOL }, `fused qkv${simple ? ' (simple)' : ''}`);
     w.buffer.destroy();
   });
 

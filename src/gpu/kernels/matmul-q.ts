@@ -1,5 +1,5 @@
 // Linear layer with a packed GGUF weight: y[M, N] (+)= x[M, K] @ dequant(W)[rowOffset .. rowOffset + N, K]^T (+ bias).
-// Kernel: shaders/matmul-q.wgsl (entry `matmul`). Reference: dequantize (src/core/quant/dequant.ts,
+// Kernel: shaders/matmul-q.wgsl (entry `matmul`, or `simple` with args.simple). Reference: dequantize (src/core/quant/dequant.ts,
 // ggml's dequantize_row_*), then the f32 matmul (src/core/ops/matmul.ts).
 //
 // The weight stays packed in GPU memory (src/gpu/weights.ts); the kernel decodes 16-value units on
@@ -12,6 +12,9 @@
 //   - bias[biasOffset + n], biasOffset defaulting to rowOffset (the bias of the fused matrix);
 //   - x row m at xOffset + m * xStride (default 0 / K); y element (m, n) at yOffset + m * yStride + n
 //     (default 0 / nRows), so the three projections can be written into columns of one [M, 3C] buffer.
+// simple: the barrier-free entry `simple` (one invocation per output y[m, n], walking the row's units;
+// no workgroup memory or barrier) for software adapters, where barriers dominate; same semantics and
+// arguments, one pipeline per format. GpuBackend passes its `simple` flag (true on software adapters).
 // accumulate: y += result (e.g. the output projection straight into the residual stream). y must not
 // alias x, W or bias.
 
@@ -43,6 +46,8 @@ export interface MatmulQArgs {
   /** Element offset / row stride of y (default 0 / nRows). */
   yOffset?: number;
   yStride?: number;
+  /** Use the barrier-free entry `simple` (software adapters); default false (the tiled `matmul`). */
+  simple?: boolean;
 }
 
 /** Threads per workgroup, outputs per workgroup and rows of x per workgroup for M > 1 (see the shader). */
@@ -77,6 +82,29 @@ export function encodeMatmulQ(ctx: GpuContext, pass: GPUComputePassEncoder, a: M
   for (const [k, v] of Object.entries({ xOffset, xStride, yOffset, yStride, biasOffset })) nonNegInt(v, k);
   if (xStride < K || yStride < N) throw new Error('encodeMatmulQ: a row stride is smaller than the row');
 
+  const flags = (a.bias ? 1 : 0) | (a.accumulate ? 2 : 0);
+  const uniforms = (groupsX: number): GPUBuffer => ctx.uniform(
+    new UniformWriter()
+      .u32(M).u32(N).u32(K).u32(rowOffset).u32(gpuWeightRowBytes(w)).u32(flags).u32(groupsX)
+      .u32(xOffset).u32(xStride).u32(yOffset).u32(yStride).u32(biasOffset)
+      .bytes(),
+  );
+
+  if (a.simple) {
+    // One invocation per output: flat index over M * N, WG per workgroup, x-major 2D grid.
+    const total = M * N;
+    if (total > 0xffffffff) throw new Error(`encodeMatmulQ: M * N = ${total} exceeds the 32-bit output index`);
+    const groups = Math.ceil(total / MATMUL_Q_WG);
+    const gy = Math.ceil(groups / MAX_GROUPS);
+    const gx = Math.ceil(groups / gy);
+    if (gy > MAX_GROUPS) throw new Error(`encodeMatmulQ: M * N = ${total} needs too many workgroups; split the rows`);
+    const pipeline = ctx.pipeline({ shader: 'matmul-q', entry: 'simple', constants: { FMT: w.type, WG: MATMUL_Q_WG } });
+    pass.setPipeline(pipeline);
+    pass.setBindGroup(0, ctx.bindGroup(pipeline, [uniforms(gx), w.buffer, a.x, a.bias ?? ctx.placeholder(), a.y]));
+    pass.dispatchWorkgroups(gx, gy);
+    return;
+  }
+
   const TM = M === 1 ? 1 : MATMUL_Q_TM;
   const pipeline = ctx.pipeline({
     shader: 'matmul-q',
@@ -88,14 +116,7 @@ export function encodeMatmulQ(ctx: GpuContext, pass: GPUComputePassEncoder, a: M
   const gx = Math.ceil(groupsN / gz);
   const gy = Math.ceil(M / TM);
   if (gy > MAX_GROUPS) throw new Error(`encodeMatmulQ: M = ${M} needs ${gy} workgroups along y (max ${MAX_GROUPS}); split the rows`);
-  const flags = (a.bias ? 1 : 0) | (a.accumulate ? 2 : 0);
-  const u = ctx.uniform(
-    new UniformWriter()
-      .u32(M).u32(N).u32(K).u32(rowOffset).u32(gpuWeightRowBytes(w)).u32(flags).u32(gx)
-      .u32(xOffset).u32(xStride).u32(yOffset).u32(yStride).u32(biasOffset)
-      .bytes(),
-  );
   pass.setPipeline(pipeline);
-  pass.setBindGroup(0, ctx.bindGroup(pipeline, [u, w.buffer, a.x, a.bias ?? ctx.placeholder(), a.y]));
+  pass.setBindGroup(0, ctx.bindGroup(pipeline, [uniforms(gx), w.buffer, a.x, a.bias ?? ctx.placeholder(), a.y]));
   pass.dispatchWorkgroups(gx, gy, gz);
 }
