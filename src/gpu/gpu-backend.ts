@@ -266,6 +266,7 @@ export class GpuBackend implements Backend {
       encodeMatmulQ(this.ctx, pass, {
         x: a.x, w, y: a.y, M: a.M, bias, rowOffset, nRows: N, biasOffset: rowOffset,
         xOffset: a.xOffset, yOffset: a.yOffset, yStride: a.yStride, accumulate: a.accumulate,
+        simple: this.simple,
       });
     }
   }
