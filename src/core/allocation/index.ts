@@ -5,3 +5,4 @@ export * from './apply-weights.ts';
 export * from './strategies.ts';
 export * from './solve.ts';
 export * from './exporters.ts';
+export * from './compare.ts';

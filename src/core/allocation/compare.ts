@@ -1,0 +1,99 @@
+// Comparison of a modified model (an applied allocation) with the original on one evaluation text.
+// Inputs: two backends over the same spec, the token ids [T] of the text, and the allocation's structural
+// interventions (drops) for the modified forward. Both run one prefill of all T ids; row t predicts ids[t+1].
+//
+//   NLL_t   = -log p(ids[t+1] | ids[..t])   for t = 0..T-2, mean over those rows; ppl = exp(mean NLL)
+//   KL_t    = KL(p_base,t || p_mod,t) over every row t = 0..T-1 (nats), mean = kl
+//   top-1   = share of rows whose argmax agrees
+// (src/core/metrics/divergence.ts compareLogits: the definitions of llama.cpp's `perplexity
+// --kl-divergence`). Speed: prefill tokens/s = T / wall time of one full forward; decode tokens/s =
+// n / wall time of n single-token session appends after a prefill of the first ids (teacher-forced along
+// the text, logits of the last row only), as llama-bench's pp/tg split. Sizes come from the caller
+// (apply-weights.ts SizeReport: bytes of the tensors actually resident).
+
+import type { Backend } from '../model/backend.ts';
+import type { Intervention } from '../model/taps.ts';
+import { compareLogits } from '../metrics/divergence.ts';
+import type { SizeReport } from './apply-weights.ts';
+
+export interface CompareOptions {
+  /** Structural interventions of the allocation (skip block / sublayer), applied to the modified model. */
+  interventions?: Intervention[];
+  /** Bytes / bits per weight of the modified model (from applyAllocation), copied to the result. */
+  size?: SizeReport;
+  /** Single-token decode steps to time (0 = no timing of decode). Default min(16, T - 1). */
+  decodeTokens?: number;
+  /** Wall clock in ms (injectable for tests); default performance.now / Date.now. */
+  now?: () => number;
+}
+
+export interface ModelSide {
+  meanNll: number;
+  ppl: number;
+  prefillTokensPerSecond: number;
+  decodeTokensPerSecond: number;
+}
+
+export interface Comparison {
+  tokens: number;
+  /** Rows with a target (T - 1). */
+  scored: number;
+  base: ModelSide;
+  modified: ModelSide;
+  /** modified.meanNll - base.meanNll. */
+  nllDiff: number;
+  kl: number;
+  klPerToken: number[];
+  top1: number;
+  top1PerToken: boolean[];
+  size?: SizeReport;
+  interventions: Intervention[];
+}
+
+const defaultNow = (): number => (typeof performance !== 'undefined' ? performance.now() : Date.now());
+
+async function timeDecode(b: Backend, ids: number[], n: number, ivs: Intervention[] | undefined, now: () => number): Promise<number> {
+  if (n <= 0) return NaN;
+  const s = b.session(ids.length);
+  try {
+    const start = ids.length - n;
+    await s.append(ids.slice(0, start), { interventions: ivs, logits: 'last' });
+    const t0 = now();
+    for (let i = start; i < ids.length; i++) await s.append([ids[i]], { interventions: ivs, logits: 'last' });
+    return n / ((now() - t0) / 1000);
+  } finally {
+    s.dispose();
+  }
+}
+
+export async function compareModels(base: Backend, modified: Backend, ids: number[], opts: CompareOptions = {}): Promise<Comparison> {
+  const T = ids.length;
+  if (T < 2) throw new Error(`compare: the evaluation text needs at least 2 tokens, got ${T}`);
+  const V = base.spec.vocabSize;
+  if (modified.spec.vocabSize !== V) throw new Error(`compare: vocabularies differ (${V} vs ${modified.spec.vocabSize})`);
+  const now = opts.now ?? defaultNow;
+  const ivs = opts.interventions ?? [];
+  let t0 = now();
+  const rb = await base.forward(ids);
+  const prefillBase = T / ((now() - t0) / 1000);
+  t0 = now();
+  const rm = await modified.forward(ids, { interventions: ivs });
+  const prefillMod = T / ((now() - t0) / 1000);
+  const d = compareLogits(rb.logits, rm.logits, T, V, ids.slice(1));
+  const nDecode = Math.max(0, Math.min(opts.decodeTokens ?? 16, T - 1));
+  const decBase = await timeDecode(base, ids, nDecode, undefined, now);
+  const decMod = await timeDecode(modified, ids, nDecode, ivs, now);
+  return {
+    tokens: T,
+    scored: T - 1,
+    base: { meanNll: d.nllBase, ppl: Math.exp(d.nllBase), prefillTokensPerSecond: prefillBase, decodeTokensPerSecond: decBase },
+    modified: { meanNll: d.nllMod, ppl: Math.exp(d.nllMod), prefillTokensPerSecond: prefillMod, decodeTokensPerSecond: decMod },
+    nllDiff: d.nllDiff,
+    kl: d.kl,
+    klPerToken: d.klPerToken,
+    top1: d.top1Agreement,
+    top1PerToken: d.top1PerToken,
+    size: opts.size,
+    interventions: ivs,
+  };
+}
