@@ -14,7 +14,7 @@ import { geluBackward, siluGateBackward } from '../../src/core/grad/ops/activati
 import { embeddingBackward } from '../../src/core/grad/ops/embedding.ts';
 import { nextTokenCrossEntropy } from '../../src/core/grad/ops/cross-entropy.ts';
 import {
-  encodeAttentionBackward, encodeAttentionProbs, encodeCrossEntropyBackward, encodeEmbeddingBackward, encodeGeluBackward,
+  encodeAttentionApply, encodeAttentionBackward, encodeAttentionProbs, encodeCrossEntropyBackward, encodeEmbeddingBackward, encodeGeluBackward,
   encodeLayerNormBackward, encodeRopeBackward, encodeSiluGateBackward, encodeSoftmaxBackward,
 } from '../../src/gpu/kernels/grad-ops.ts';
 import { expectAllClose } from '../helpers/close.ts';
@@ -79,7 +79,7 @@ describe.skipIf(skipGpu)('backward kernels (grad-ops)', () => {
   }
 
   for (const [T, H, Hkv, D] of [[1, 1, 1, 1], [5, 2, 2, 3], [7, 4, 2, 8], [11, 6, 2, 5], [13, 3, 1, 16]]) {
-    it(`attention T=${T} H=${H} Hkv=${Hkv} D=${D}: probabilities, dq, dk, dv`, async () => {
+    it(`attention T=${T} H=${H} Hkv=${Hkv} D=${D}: probabilities, P V, dq, dk, dv`, async () => {
       const ctx = await testContext();
       const scale = 1 / Math.sqrt(D);
       const q = randn(T * H * D, 100 + T);
@@ -93,12 +93,15 @@ describe.skipIf(skipGpu)('backward kernels (grad-ops)', () => {
       const [dq, dk, dv] = [ctx.storage(T * H * D * 4), ctx.storage(T * Hkv * D * 4), ctx.storage(T * Hkv * D * 4)];
       const [qb, kb, vb, dOb] = [ctx.storage(q), ctx.storage(k), ctx.storage(v), ctx.storage(dO)];
       const shape = { T, H, Hkv, D, scale };
+      const o = ctx.storage(T * H * D * 4);
       await runPass(ctx, (pass) => {
         encodeAttentionProbs(ctx, pass, { ...shape, q: qb, k: kb, p });
+        encodeAttentionApply(ctx, pass, { ...shape, p, v: vb, out: o });
         encodeAttentionBackward(ctx, pass, { ...shape, dO: dOb, q: qb, k: kb, v: vb, p, ds, dq, dk, dv });
       });
       const t2 = { atol: 2e-5, rtol: 2e-5 };
       expectAllClose(await ctx.readF32(p, H * T * T), ref.p, tol, 'p');
+      expectAllClose(await ctx.readF32(o, T * H * D), ref.o, t2, 'o = P V');
       expectAllClose(await ctx.readF32(dq, T * H * D), want.dq, t2, 'dq');
       expectAllClose(await ctx.readF32(dk, T * Hkv * D), want.dk, t2, 'dk');
       expectAllClose(await ctx.readF32(dv, T * Hkv * D), want.dv, t2, 'dv');

@@ -130,6 +130,12 @@ export function encodeAttentionProbs(ctx: GpuContext, pass: GPUComputePassEncode
   attnEntry(ctx, pass, 'probs', u, { 1: a.q, 2: a.k, 3: a.p }, a.H * a.T);
 }
 
+/** Attention output o [T, H, D] = P V from probabilities p [H, T, T] and v [T, Hkv, D] (the `dq` entry). */
+export function encodeAttentionApply(ctx: GpuContext, pass: GPUComputePassEncoder, a: AttentionShape & { p: BufferArg; v: BufferArg; out: BufferArg }): void {
+  const u = attnUniform(ctx, a);
+  attnEntry(ctx, pass, 'dq', u, { 1: a.p, 2: a.v, 3: a.out }, a.T * a.H * a.D);
+}
+
 /** dq, dk, dv of causal GQA attention from dO and the saved probabilities (four dispatches). */
 export function encodeAttentionBackward(ctx: GpuContext, pass: GPUComputePassEncoder, a: AttentionBackwardArgs): void {
   const u = attnUniform(ctx, a);
