@@ -10,6 +10,7 @@ import { readModelFiles } from './files.ts';
 import { nodeGpu } from './node-gpu.ts';
 import { describeSpec } from '../core/model/spec.ts';
 import { MetricNameError, reportText, resolveMetricNames, toReport } from '../core/analysis/index.ts';
+import { ALLOCATION_COMMANDS, allocateCommand, compareCommand, exportCommand, sweepCommand, type CliContext } from './allocate.ts';
 
 const USAGE = `layerlab: layer-wise importance workbench (CLI)
 
@@ -23,6 +24,11 @@ Commands:
   analyze     --model PATH (--text TEXT | --file FILE) --metrics LIST [--bits 8,6,4,3,2] [--formats Q8_0,Q4_0,...]
               [--ref-bits B] [--outlier-k K] [--owl-m M] [--top-k K] [--max-tokens N]
               LIST: comma-separated cos,lim,zd,contrib,cka,weights,ablation,quant,lens,agreement,taylor,fisher,zo or all
+  allocate    --model PATH --strategy uniform|ranked|reverse|random|solve --out FILE [--format FMT] [--low FMT --n N]
+              [--metric ID] [--seed S] [--budget bpw=X|bytes=N|drop-blocks=N] [--formats LIST] [--text TEXT | --file FILE]
+  compare     --model PATH --alloc FILE (--text TEXT | --file FILE) [--max-tokens N] [--decode-tokens N]
+  export      --model PATH --alloc FILE --to json|llama-quantize|peft|csv|gguf --out FILE [--metrics LIST --text|--file]
+  sweep       --model PATH (--text TEXT | --file FILE) --metric ID [--from Q8_0] --to FMT [--step PCT] [--seeds LIST]
 
 Options for every command:
   --json               machine-readable output (fields documented in README.md)
@@ -46,6 +52,7 @@ const CLI_OPTIONS = new Set([
   'json', 'bos', 'no-bos', 'stop-at-eos', 'help', 'model', 'backend', 'tokenizer', 'context', 'models-dir',
   'text', 'file', 'prompt', 'tokens', 'temperature', 'top-k', 'top-p', 'seed', 'top', 'ctx',
   'metrics', 'bits', 'formats', 'ref-bits', 'outlier-k', 'owl-m', 'max-tokens',
+  'strategy', 'out', 'format', 'low', 'n', 'metric', 'budget', 'alloc', 'to', 'from', 'step', 'seeds', 'decode-tokens',
 ]);
 
 export function parseArgs(argv: string[]): Args {
@@ -135,7 +142,7 @@ export async function main(argv: string[], out: TextSink = process.stdout, err: 
   const print = (human: string, data: unknown) => out.write(json ? JSON.stringify(data, null, 2) + '\n' : human + '\n');
   const engine = new Engine(nodeGpu);
   try {
-    const known = ['info', 'tokenize', 'generate', 'logits', 'nll', 'perplexity', 'analyze'];
+    const known = ['info', 'tokenize', 'generate', 'logits', 'nll', 'perplexity', 'analyze', ...ALLOCATION_COMMANDS];
     if (cmd === 'analyze') {
       try {
         resolveMetricNames((str(a, 'metrics', true) ?? '').split(','));
@@ -240,6 +247,19 @@ export async function main(argv: string[], out: TextSink = process.stdout, err: 
         });
         const rep = toReport(r);
         print(`${reportText(rep)}\n${backendLine(info)}`, { ...rep, model: { ...rep.model, path: modelPath }, backend: be });
+        break;
+      }
+      case 'allocate':
+      case 'compare':
+      case 'export':
+      case 'sweep': {
+        const ctx: CliContext = {
+          engine, modelPath, files, addBos, text,
+          str: (k, req) => str(a, k, req), num: (k, req, int) => num(a, k, req, int), usage: (m) => new UsageError(m),
+        };
+        const run = { allocate: allocateCommand, compare: compareCommand, export: exportCommand, sweep: sweepCommand }[cmd];
+        const r = await run(ctx);
+        print(`${r.human}\n${backendLine(info)}`, { ...(r.data as object), backend: be });
         break;
       }
       case 'perplexity': {

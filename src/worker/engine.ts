@@ -172,6 +172,12 @@ export class Engine implements EngineApi {
     this.model = null;
   }
 
+  /** A backend of the loaded model's kind (CPU or the same GPU device) for a modified model (allocations). */
+  async backendFor(m: LoadedModel): Promise<Backend> {
+    this.need();
+    return this.makeBackend(m);
+  }
+
   /** Direct access for in-process callers (CLI, benchmarks). */
   get current(): { model: LoadedModel; backend: Backend } {
     return this.need();

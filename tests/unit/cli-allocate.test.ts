@@ -1,0 +1,146 @@
+// The allocation verbs of the CLI (allocate, compare, export, sweep), called in-process as main(argv, out,
+// err) on stories260K (GGUF, --context 512, CPU backend). Expected values come from elsewhere: the hand
+// sums of Q8_0 / Q4_0 / F16 bits (see allocation-apply.test.ts), the `nll` command (nllOfIds, a different
+// code path) for the base NLL, the `analyze` command's ranking for the ranked strategy, and
+// randomOrder's seeded shuffle for random.
+import { afterAll, describe, expect, it } from 'vitest';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { main } from '../../src/cli/main.ts';
+import { randomOrder } from '../../src/core/allocation/strategies.ts';
+import { modelPath } from '../helpers/models.ts';
+import { expectAllClose } from '../helpers/close.ts';
+
+function sink() {
+  const parts: string[] = [];
+  return { write: (s: string) => { parts.push(s); return true; }, text: () => parts.join('') };
+}
+async function run(args: string[]): Promise<{ code: number; out: string; err: string }> {
+  const out = sink();
+  const err = sink();
+  const code = await main(args, out, err);
+  return { code, out: out.text(), err: err.text() };
+}
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Json = any;
+async function runJson(args: string[]): Promise<Json> {
+  const r = await run([...args, '--json']);
+  expect(r.err, r.err).toBe('');
+  expect(r.code).toBe(0);
+  return JSON.parse(r.out);
+}
+
+const dir = mkdtempSync(join(tmpdir(), 'layerlab-alloc-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const MODEL = ['--model', modelPath('stories260K-gguf/stories260K.gguf'), '--context', '512', '--backend', 'cpu'];
+const TEXT = ['--text', 'Once upon a time, there was a little girl named Lily. She loved to play outside in the park with her friend.'];
+const formatsOf = (a: Json): string[] => [0, 1, 2, 3, 4].map((l) => a.layers[String(l)]?.format);
+
+describe('layerlab allocate / compare / export', () => {
+  const q8 = join(dir, 'q8.json');
+
+  it('allocate uniform Q8_0 writes a valid allocation; compare reports KL < 0.01 and the fallbacks', async () => {
+    const a = await runJson(['allocate', ...MODEL, '--strategy', 'uniform', '--format', 'Q8_0', '--out', q8]);
+    const file = JSON.parse(readFileSync(q8, 'utf8'));
+    expect(file.schema).toBe('layerlab.allocation/1');
+    expect(formatsOf(file)).toEqual(['Q8_0', 'Q8_0', 'Q8_0', 'Q8_0', 'Q8_0']);
+    expect(a.fallbacks.map((f: Json) => f.name)).toEqual([0, 1, 2, 3, 4].map((l) => `blk.${l}.ffn_down`));
+
+    const c = await runJson(['compare', ...MODEL, '--alloc', q8, ...TEXT, '--decode-tokens', '2']);
+    const nll = await runJson(['nll', ...MODEL, ...TEXT]);
+    expect(c.tokens).toBe(nll.tokens);
+    expectAllClose([c.base.meanNll], [nll.meanNll], { atol: 1e-6, rtol: 1e-6 });
+    expect(c.kl).toBeLessThan(0.01);
+    expect(c.klPerToken).toHaveLength(c.tokens);
+    expect(c.top1).toBeGreaterThan(0.9);
+    // Q8_0 blocks: 34304 values at 34/32 bytes + ffn_down 11008 F16 values per block (hand sums).
+    expect(c.size.baseResidentBytes - c.size.residentBytes).toBe(5 * (45312 * 4 - (34304 * 34) / 32 - 11008 * 2));
+    expect(c.fallbacks).toHaveLength(5);
+    expect(c.backend.kind).toBe('cpu');
+  });
+
+  it('random is deterministic per seed and lowers the last n blocks of the seeded order', async () => {
+    const f1 = join(dir, 'r1.json');
+    const f2 = join(dir, 'r2.json');
+    await runJson(['allocate', ...MODEL, '--strategy', 'random', '--seed', '7', '--format', 'Q8_0', '--low', 'Q4_0', '--n', '2', '--out', f1]);
+    await runJson(['allocate', ...MODEL, '--strategy', 'random', '--seed', '7', '--format', 'Q8_0', '--low', 'Q4_0', '--n', '2', '--out', f2]);
+    expect(readFileSync(f1, 'utf8')).toBe(readFileSync(f2, 'utf8'));
+    const o = randomOrder(5, 7);
+    const want = [0, 1, 2, 3, 4].map((l) => (o.indexOf(l) >= 3 ? 'Q4_0' : 'Q8_0'));
+    expect(formatsOf(JSON.parse(readFileSync(f1, 'utf8')))).toEqual(want);
+  });
+
+  it('ranked by a metric lowers its least important blocks; reverse its most important; drop-blocks drops', async () => {
+    const an = await runJson(['analyze', ...MODEL, ...TEXT, '--metrics', 'cos']);
+    // The analyze report's 1-based ranks (1 = most important) -> the order of the blocks.
+    const ranking: number[] = an.metrics.find((m: Json) => m.id === 'cos').blocks.slice().sort((x: Json, y: Json) => x.rank - y.rank).map((b: Json) => b.block);
+    expect(ranking.slice().sort()).toEqual([0, 1, 2, 3, 4]);
+    const fr = join(dir, 'ranked.json');
+    const fv = join(dir, 'reverse.json');
+    const fd = join(dir, 'drop.json');
+    await runJson(['allocate', ...MODEL, ...TEXT, '--strategy', 'ranked', '--metric', 'cos', '--format', 'Q8_0', '--low', 'Q4_0', '--n', '2', '--out', fr]);
+    await runJson(['allocate', ...MODEL, ...TEXT, '--strategy', 'reverse', '--metric', 'cos', '--format', 'Q8_0', '--low', 'Q4_0', '--n', '2', '--out', fv]);
+    await runJson(['allocate', ...MODEL, ...TEXT, '--strategy', 'ranked', '--metric', 'cos', '--budget', 'drop-blocks=1', '--out', fd]);
+    const low = (f: string) => formatsOf(JSON.parse(readFileSync(f, 'utf8'))).map((x, l) => (x === 'Q4_0' ? l : -1)).filter((l) => l >= 0);
+    expect(low(fr)).toEqual(ranking.slice(3).sort());
+    expect(low(fv)).toEqual(ranking.slice(0, 2).sort());
+    const d = JSON.parse(readFileSync(fd, 'utf8'));
+    expect(d.layers).toEqual({ [String(ranking[4])]: { drop: 'block' } });
+    const c = await runJson(['compare', ...MODEL, '--alloc', fd, ...TEXT]);
+    expect(c.interventions).toEqual([{ kind: 'skip-block', layer: ranking[4] }]);
+    expect(c.kl).toBeGreaterThan(0);
+  });
+
+  it('solve stays within its bits-per-weight budget (hand sums of the per-block bits)', async () => {
+    // Per block: 34304 values at the format's bpw + ffn_down 11008 values at F16 (172-value rows fit
+    // neither Q8_0 nor Q4_0). Q8_0 block = 34304*8.5 + 11008*16 bits, Q4_0 block = 34304*4.5 + 11008*16.
+    const bits = { Q8_0: 34304 * 8.5 + 11008 * 16, Q4_0: 34304 * 4.5 + 11008 * 16 } as Record<string, number>;
+    const f = join(dir, 'solve.json');
+    await runJson(['allocate', ...MODEL, ...TEXT, '--strategy', 'solve', '--formats', 'Q8_0,Q4_0', '--budget', 'bpw=8', '--out', f]);
+    const fm = formatsOf(JSON.parse(readFileSync(f, 'utf8')));
+    const total = fm.reduce((s, x) => s + bits[x], 0);
+    expect(total).toBeLessThanOrEqual(8 * 5 * 45312);
+    // Budget 8 bpw over 5 blocks allows exactly one Q8_0 block (two would cost 8.33 bpw): the optimum uses it.
+    expect(fm.filter((x) => x === 'Q8_0')).toHaveLength(1);
+    const r = await run(['allocate', ...MODEL, ...TEXT, '--strategy', 'solve', '--formats', 'Q8_0,Q4_0', '--budget', 'bpw=5', '--out', f]);
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(/no plan fits the budget/);
+  });
+
+  it('export: json, llama-quantize, peft', async () => {
+    const fj = join(dir, 'out.json');
+    const fl = join(dir, 'out.sh');
+    const fp = join(dir, 'peft.json');
+    await runJson(['export', ...MODEL, '--alloc', q8, '--to', 'json', '--out', fj]);
+    expect(JSON.parse(readFileSync(fj, 'utf8'))).toEqual(JSON.parse(readFileSync(q8, 'utf8')));
+    const l = await runJson(['export', ...MODEL, '--alloc', q8, '--to', 'llama-quantize', '--out', fl]);
+    const cmd = readFileSync(fl, 'utf8');
+    expect(cmd).toContain("--tensor-type '^blk\\.0\\.attn_q\\.weight$=q8_0'");
+    expect(cmd).toContain("--tensor-type '^blk\\.4\\.ffn_down\\.weight$=f16'");
+    expect(l.args.at(-1)).toBe('Q8_0');
+    const rk = join(dir, 'rank.json');
+    writeFileSync(rk, JSON.stringify({ schema: 'layerlab.allocation/1', model: { name: 'stories260K', arch: 'llama', nLayers: 5 }, tensors: { 'blk.1.attn_q': { rank: 8 }, 'blk.3.attn_q': { rank: 16 } } }));
+    const p = await runJson(['export', ...MODEL, '--alloc', rk, '--to', 'peft', '--out', fp]);
+    expect(p.to).toBe('peft');
+    const peft = JSON.parse(readFileSync(fp, 'utf8'));
+    expect(peft.layers_to_transform).toEqual([1, 3]);
+    expect(peft.target_modules).toEqual(['q_proj']);
+  });
+
+  it('refuses bad input with usage errors', async () => {
+    const cases: [string[], RegExp][] = [
+      [['allocate', ...MODEL, '--strategy', 'best', '--out', join(dir, 'x.json')], /--strategy must be/],
+      [['allocate', ...MODEL, '--strategy', 'uniform', '--format', 'Q9_0', '--out', join(dir, 'x.json')], /unknown weight format "Q9_0"/],
+      [['allocate', ...MODEL, '--strategy', 'solve', '--budget', 'bpw=four', '--out', join(dir, 'x.json')], /--budget/],
+      [['allocate', ...MODEL, '--strategy', 'ranked', '--low', 'Q4_0', '--n', '1', '--out', join(dir, 'x.json')], /--metric ID/],
+      [['export', ...MODEL, '--alloc', q8, '--to', 'onnx', '--out', join(dir, 'x')], /--to must be/],
+    ];
+    for (const [args, re] of cases) {
+      const r = await run(args);
+      expect(r.code, args.join(' ')).toBe(2);
+      expect(r.err).toMatch(re);
+      expect(r.out).toBe('');
+    }
+  });
+});
