@@ -6,6 +6,8 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import type { Engine } from '../worker/engine.ts';
 import type { AnalysisResult } from '../worker/api.ts';
 import type { NamedBytes } from './files.ts';
+import { parseGguf } from '../core/formats/gguf.ts';
+import { modifiedModelGguf } from '../core/formats/gguf-write.ts';
 import {
   allocationJson, applyAllocation, blockProblem, compareModels, llamaQuantizeArgs, parseAllocation, peftLoraConfig, random, randomOrder, ranked,
   reverse, scoresCsv, sensitivityFromAnalysis, solutionToAllocation, solveExact, uniform, fromOrder, parseWeightFormat,
@@ -184,6 +186,13 @@ export async function exportCommand(c: CliContext): Promise<CliResult> {
     const metrics = (c.str('metrics') ?? (typeof allocation.strategy?.metric === 'string' ? allocation.strategy.metric : '')).split(',').filter(Boolean);
     if (metrics.length === 0) throw c.usage('--to csv needs --metrics LIST (and --text or --file) to measure');
     text = scoresCsv((await analyzeFor(c, metrics)).scores);
+  } else if (to === 'gguf') {
+    const src = c.files.find((f) => f.name.toLowerCase().endsWith('.gguf'));
+    const applied = applyAllocation(model, allocation);
+    const r = modifiedModelGguf(src ? { file: parseGguf(src.bytes), bytes: src.bytes } : null, applied.model, applied.interventions);
+    const unsupported = applied.plan.kvBits.map((k) => `KV cache bits of block ${k.layer} (K ${k.k}, V ${k.v}): a runtime setting, not stored in GGUF`);
+    text = r.bytes;
+    extra = { blockCount: r.blockCount, renumber: r.renumber, tensorCount: r.tensorCount, notes: r.notes, fallbacks: applied.plan.fallbacks, unsupported, size: applied.size };
   } else throw c.usage(`--to must be json, llama-quantize, peft, csv or gguf, got "${to}"`);
   writeFileSync(out, text);
   const bytes = typeof text === 'string' ? Buffer.byteLength(text) : (text as Uint8Array).byteLength;

@@ -128,6 +128,23 @@ describe('layerlab allocate / compare / export', () => {
     expect(peft.target_modules).toEqual(['q_proj']);
   });
 
+  it('export --to gguf: a loadable GGUF with the dropped block removed; llama2c sources refused', async () => {
+    const fa = join(dir, 'drop2.json');
+    const fg = join(dir, 'drop2.gguf');
+    writeFileSync(fa, JSON.stringify({ schema: 'layerlab.allocation/1', model: { name: 'stories260K', arch: 'llama', nLayers: 5 }, layers: { 1: { format: 'Q4_0' }, 2: { drop: 'block' } } }));
+    const e = await runJson(['export', ...MODEL, '--alloc', fa, '--to', 'gguf', '--out', fg]);
+    expect(e.blockCount).toBe(4);
+    expect(e.renumber).toEqual([0, 1, null, 2, 3]);
+    expect(e.bytes).toBe(readFileSync(fg).byteLength);
+    const info = await runJson(['info', '--model', fg, '--context', '512', '--backend', 'cpu']);
+    expect(info.spec.nLayers).toBe(4);
+    expect(info.tensorTypes.Q4_0).toBe(6);
+    const llama2c = ['--model', modelPath('stories260K/stories260K.bin'), '--backend', 'cpu'];
+    const r = await run(['export', ...llama2c, '--alloc', fa, '--to', 'gguf', '--out', join(dir, 'x.gguf')]);
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(/needs a GGUF source model/);
+  });
+
   it('refuses bad input with usage errors', async () => {
     const cases: [string[], RegExp][] = [
       [['allocate', ...MODEL, '--strategy', 'best', '--out', join(dir, 'x.json')], /--strategy must be/],
