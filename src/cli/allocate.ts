@@ -66,8 +66,17 @@ export function parseBudget(s: string | undefined, usage: (m: string) => Error):
   return out;
 }
 
+/** A format option: GGUF names as they are; a bare "intN" means intN-g32-asym (the CLI's shorthand). */
+function formatOpt(c: CliContext, k: string): string | undefined {
+  const raw = c.str(k);
+  if (raw === undefined) return undefined;
+  const v = /^int\d+$/i.test(raw.trim()) ? `${raw.trim().toLowerCase()}-g32-asym` : raw;
+  checkFormat(c, k, v);
+  return v;
+}
+
 function checkFormat(c: CliContext, k: string, v: string | undefined): void {
-  if (v !== undefined && !parseWeightFormat(v)) throw c.usage(`--${k}: unknown weight format "${v}" (GGUF Q8_0, Q6_K, Q5_0, Q5_1, Q4_0, Q4_1, Q4_K, Q3_K, Q2_K, F16, F32 or intN[-gG][-asym])`);
+  if (v !== undefined && !parseWeightFormat(v)) throw c.usage(`--${k}: unknown weight format "${v}" (GGUF Q8_0, Q6_K, Q5_0, Q5_1, Q4_0, Q4_1, Q4_K, Q3_K, Q2_K, F16, F32, or intN-gG-sym|asym with N 2..8 and G 32|64|128, or intN for intN-g32-asym)`);
 }
 
 export async function allocateCommand(c: CliContext): Promise<CliResult> {
@@ -75,10 +84,8 @@ export async function allocateCommand(c: CliContext): Promise<CliResult> {
   const spec = model.spec;
   const strategy = c.str('strategy', true)!;
   const out = c.str('out', true)!;
-  const format = c.str('format');
-  const low = c.str('low');
-  checkFormat(c, 'format', format);
-  checkFormat(c, 'low', low);
+  const format = formatOpt(c, 'format');
+  const low = formatOpt(c, 'low');
   const budget = parseBudget(c.str('budget'), c.usage);
   let a: Allocation;
   let scoresUsed: string | undefined;
@@ -208,10 +215,9 @@ export async function exportCommand(c: CliContext): Promise<CliResult> {
 export async function sweepCommand(c: CliContext): Promise<CliResult> {
   const { model, backend } = c.engine.current;
   const spec = model.spec;
-  const from = c.str('from') ?? 'Q8_0';
-  const to = c.str('to', true)!;
-  checkFormat(c, 'from', from);
-  checkFormat(c, 'to', to);
+  const from = formatOpt(c, 'from') ?? 'Q8_0';
+  c.str('to', true);
+  const to = formatOpt(c, 'to')!;
   const metric = c.str('metric', true)!;
   const step = c.num('step') ?? 20;
   if (!(step > 0 && step <= 100)) throw c.usage(`--step must be in (0, 100], got ${step}`);

@@ -145,6 +145,23 @@ describe('layerlab allocate / compare / export', () => {
     expect(r.err).toMatch(/needs a GGUF source model/);
   });
 
+  it('sweep Q8_0 -> int2: NLL rises as more blocks go to 2 bits; points equal compare on the same allocation', async () => {
+    const sw = await runJson(['sweep', ...MODEL, ...TEXT, '--metric', 'cos', '--from', 'Q8_0', '--to', 'int2', '--step', '20', '--seeds', '1,2']);
+    expect(sw.to).toBe('int2-g32-asym');
+    expect(sw.curves.map((c: Json) => c.order)).toEqual(['cos', 'reverse', 'random:1', 'random:2']);
+    for (const cv of sw.curves) {
+      expect(cv.points.map((p: Json) => p.moved)).toEqual([0, 1, 2, 3, 4, 5]);
+      for (let i = 1; i < cv.points.length; i++) expect(cv.points[i].meanNll, `${cv.order} ${i}`).toBeGreaterThan(cv.points[i - 1].meanNll);
+      expect(cv.points[5].kl).toBeGreaterThan(cv.points[0].kl);
+      expect(cv.points[0].meanNll).toBe(sw.curves[0].points[0].meanNll);
+    }
+    // The 40% point of the metric order = "the 2 least important blocks at int2" through allocate + compare.
+    const f = join(dir, 'sweep2.json');
+    await runJson(['allocate', ...MODEL, ...TEXT, '--strategy', 'ranked', '--metric', 'cos', '--format', 'Q8_0', '--low', 'int2', '--n', '2', '--out', f]);
+    const c = await runJson(['compare', ...MODEL, '--alloc', f, ...TEXT]);
+    expectAllClose([sw.curves[0].points[2].meanNll, sw.curves[0].points[2].kl], [c.modified.meanNll, c.kl], { atol: 1e-12, rtol: 0 });
+  });
+
   it('refuses bad input with usage errors', async () => {
     const cases: [string[], RegExp][] = [
       [['allocate', ...MODEL, '--strategy', 'best', '--out', join(dir, 'x.json')], /--strategy must be/],
