@@ -10,8 +10,8 @@ import { parseGguf } from '../core/formats/gguf.ts';
 import { modifiedModelGguf } from '../core/formats/gguf-write.ts';
 import {
   allocationJson, applyAllocation, blockProblem, compareModels, llamaQuantizeArgs, parseAllocation, peftLoraConfig, random, randomOrder, ranked,
-  reverse, scoresCsv, sensitivityFromAnalysis, solutionToAllocation, solveExact, uniform, fromOrder, parseWeightFormat,
-  type Allocation, type BlockProblemOptions, type OrderOptions,
+  reverse, scoresCsv, sensitivityFromAnalysis, solutionToAllocation, solveExact, uniform, fromOrder, parseWeightFormat, formatBitsPerWeight,
+  type Allocation, type AllocationPlan, type BlockProblemOptions, type OrderOptions,
 } from '../core/allocation/index.ts';
 
 export interface CliContext {
@@ -207,6 +207,29 @@ export async function exportCommand(c: CliContext): Promise<CliResult> {
   return { human: `wrote ${out} (${to}, ${bytes.toLocaleString('en-US')} bytes)${notes}`, data: { out, to, bytes, ...extra } };
 }
 
+interface SweepPoint {
+  meanNll: number;
+  kl: number;
+  top1: number;
+  /** Stored bits per weight of all 2-D matrices (plain intN are resident as F32, so they count 32). */
+  bitsPerWeight: number;
+  /** Bits per weight of the formatted tensors (the blocks' linear weights) in their formats, after fallbacks; intN with its scales. */
+  formatBitsPerWeight: number;
+}
+
+/** Format bits per weight over the tensors the plan gives a format (formatBitsPerWeight of each, weighted by its values). */
+function planBits(plan: AllocationPlan): number {
+  let bits = 0;
+  let n = 0;
+  for (const t of plan.tensors) {
+    if (!t.format) continue;
+    const k = t.shape[0] * t.shape[1];
+    bits += formatBitsPerWeight(t.format) * k;
+    n += k;
+  }
+  return bits / n;
+}
+
 /**
  * sweep: for k = 0, step, ..., 100 % of the blocks, the allocation "round(k L / 100) blocks at --to, the
  * rest at --from", the moved blocks taken from the end of the order (fromOrder in strategies.ts): metric
@@ -239,8 +262,8 @@ export async function sweepCommand(c: CliContext): Promise<CliResult> {
   for (let k = 0; k < 100 + 1e-9; k += step) ks.push(Math.round(k * 1e6) / 1e6);
   if (ks[ks.length - 1] !== 100) ks.push(100);
   const L = spec.nLayers;
-  const curves: { order: string; blocks: number[]; points: { percent: number; moved: number; meanNll: number; kl: number; top1: number; bitsPerWeight: number }[] }[] = [];
-  const cache = new Map<string, { meanNll: number; kl: number; top1: number; bitsPerWeight: number }>();
+  const curves: { order: string; blocks: number[]; points: ({ percent: number; moved: number } & SweepPoint)[] }[] = [];
+  const cache = new Map<string, SweepPoint>();
   for (const o of orders) {
     const points = [];
     for (const k of ks) {
@@ -254,7 +277,7 @@ export async function sweepCommand(c: CliContext): Promise<CliResult> {
         const be = await c.engine.backendFor(ap.model);
         try {
           const cmp = await compareModels(backend, be, ids, { decodeTokens: 0 });
-          m = { meanNll: cmp.modified.meanNll, kl: cmp.kl, top1: cmp.top1, bitsPerWeight: ap.size.matrixBitsPerWeight };
+          m = { meanNll: cmp.modified.meanNll, kl: cmp.kl, top1: cmp.top1, bitsPerWeight: ap.size.matrixBitsPerWeight, formatBitsPerWeight: planBits(ap.plan) };
         } finally {
           be.dispose();
         }
@@ -264,6 +287,6 @@ export async function sweepCommand(c: CliContext): Promise<CliResult> {
     }
     curves.push({ order: o.name, blocks: o.order, points });
   }
-  const human = curves.map((cv) => [`order ${cv.order} (most important first: ${cv.blocks.join(' ')})`, ...cv.points.map((p) => `  ${p.percent.toFixed(0).padStart(3)}% (${p.moved} blocks): NLL ${p.meanNll.toFixed(6)}  KL ${p.kl.toFixed(6)}  top-1 ${(p.top1 * 100).toFixed(1)}%  bpw ${p.bitsPerWeight.toFixed(3)}`)].join('\n')).join('\n');
+  const human = curves.map((cv) => [`order ${cv.order} (most important first: ${cv.blocks.join(' ')})`, ...cv.points.map((p) => `  ${p.percent.toFixed(0).padStart(3)}% (${p.moved} blocks): NLL ${p.meanNll.toFixed(6)}  KL ${p.kl.toFixed(6)}  top-1 ${(p.top1 * 100).toFixed(1)}%  bpw ${p.formatBitsPerWeight.toFixed(3)} (stored ${p.bitsPerWeight.toFixed(3)})`)].join('\n')).join('\n');
   return { human, data: { from, to, metric, tokens: ids.length, curves } };
 }

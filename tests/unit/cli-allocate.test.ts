@@ -154,6 +154,9 @@ describe('layerlab allocate / compare / export', () => {
       for (let i = 1; i < cv.points.length; i++) expect(cv.points[i].meanNll, `${cv.order} ${i}`).toBeGreaterThan(cv.points[i - 1].meanNll);
       expect(cv.points[5].kl).toBeGreaterThan(cv.points[0].kl);
       expect(cv.points[0].meanNll).toBe(sw.curves[0].points[0].meanNll);
+      // Format bits by hand: a Q8_0 block has 34304 values at 8.5 bits and ffn_down's 11008 at F16 (172-value
+      // rows); an int2-g32-asym block has all 45312 at 2 + 32/32 = 3 bits (plain groups fit any row).
+      cv.points.forEach((p: Json) => expectAllClose([p.formatBitsPerWeight], [(p.moved * 45312 * 3 + (5 - p.moved) * (34304 * 8.5 + 11008 * 16)) / (5 * 45312)], { atol: 1e-12, rtol: 1e-12 }));
     }
     // The 40% point of the metric order = "the 2 least important blocks at int2" through allocate + compare.
     const f = join(dir, 'sweep2.json');
