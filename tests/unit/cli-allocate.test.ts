@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { main } from '../../src/cli/main.ts';
 import { randomOrder } from '../../src/core/allocation/strategies.ts';
-import { modelPath } from '../helpers/models.ts';
+import { modelPath, repoRoot } from '../helpers/models.ts';
 import { expectAllClose } from '../helpers/close.ts';
 
 function sink() {
@@ -163,6 +163,34 @@ describe('layerlab allocate / compare / export', () => {
     await runJson(['allocate', ...MODEL, ...TEXT, '--strategy', 'ranked', '--metric', 'cos', '--format', 'Q8_0', '--low', 'int2', '--n', '2', '--out', f]);
     const c = await runJson(['compare', ...MODEL, '--alloc', f, ...TEXT]);
     expectAllClose([sw.curves[0].points[2].meanNll, sw.curves[0].points[2].kl], [c.modified.meanNll, c.kl], { atol: 1e-12, rtol: 0 });
+  });
+
+  it('every top-level field README.md documents for compare and sweep is in their JSON', async () => {
+    const md = readFileSync(join(repoRoot, 'README.md'), 'utf8');
+    const start = md.indexOf('### allocation JSON fields');
+    expect(start).toBeGreaterThan(0);
+    const end = md.indexOf('\n#', start + 5);
+    const section = md.slice(start, end < 0 ? undefined : end);
+    const fields = (cmd: string): string[] => {
+      const b = section.split(/\n- /).map((x) => x.replace(/\n\s+/g, ' ')).find((x) => x.startsWith(`\`${cmd}\`:`))!;
+      let depth = 0;
+      const out: string[] = [];
+      const body = b.slice(cmd.length + 3);
+      for (let i = 0; i < body.length; i++) {
+        if (body[i] === '(') depth++;
+        else if (body[i] === ')') depth--;
+        else if (body[i] === '`') { const j = body.indexOf('`', i + 1); if (depth === 0) out.push(body.slice(i + 1, j)); i = j; }
+      }
+      return out.filter((f) => /^[A-Za-z]+$/.test(f));
+    };
+    const c = await runJson(['compare', ...MODEL, '--alloc', q8, ...TEXT, '--decode-tokens', '1']);
+    expect(fields('compare').length).toBeGreaterThan(10);
+    for (const f of fields('compare')) expect(c, `compare.${f}`).toHaveProperty([f]);
+    for (const f of ['meanNll', 'ppl', 'prefillTokensPerSecond', 'decodeTokensPerSecond']) expect(c.modified).toHaveProperty([f]);
+    const sw = await runJson(['sweep', ...MODEL, ...TEXT, '--metric', 'cos', '--to', 'Q4_0', '--step', '50']);
+    for (const f of fields('sweep')) expect(sw, `sweep.${f}`).toHaveProperty([f]);
+    for (const f of ['percent', 'moved', 'meanNll', 'kl', 'top1', 'bitsPerWeight', 'formatBitsPerWeight']) expect(sw.curves[0].points[1]).toHaveProperty([f]);
+    expect(sw.curves[0].points.map((p: Json) => p.moved)).toEqual([0, 3, 5]);
   });
 
   it('refuses bad input with usage errors', async () => {
