@@ -193,6 +193,25 @@ describe('layerlab allocate / compare / export', () => {
     expect(sw.curves[0].points.map((p: Json) => p.moved)).toEqual([0, 3, 5]);
   });
 
+  it('export --to csv: one row per block score of each metric, values equal analyze --json', async () => {
+    const fc = join(dir, 'scores.csv');
+    await runJson(['export', ...MODEL, ...TEXT, '--alloc', q8, '--to', 'csv', '--metrics', 'cos,contrib', '--out', fc]);
+    const csv = readFileSync(fc, 'utf8');
+    const an = await runJson(['analyze', ...MODEL, ...TEXT, '--metrics', 'cos,contrib']);
+    // RFC 4180 cells (quoted cells may hold commas).
+    const cells = (l: string): string[] => [...l.matchAll(/("(?:[^"]|"")*"|[^,]*)(,|$)/g)].slice(0, -1).map((m) => m[1].replace(/^"|"$/g, '').replace(/""/g, '"'));
+    const rows = csv.trim().split('\n').map(cells);
+    expect(rows[0]).toEqual(['metric', 'unit', 'higher_is_more_important', 'block', 'sublayer', 'value', 'rank']);
+    for (const m of an.metrics) {
+      for (const b of m.blocks) {
+        const row = rows.find((r) => r[0] === m.id && r[3] === String(b.block) && r[4] === '');
+        expect(row, `${m.id} block ${b.block}`).toBeDefined();
+        expect(Number(row![5])).toBe(b.value);
+        expect(Number(row![6])).toBe(b.rank);
+      }
+    }
+  });
+
   it('refuses bad input with usage errors', async () => {
     const cases: [string[], RegExp][] = [
       [['allocate', ...MODEL, '--strategy', 'best', '--out', join(dir, 'x.json')], /--strategy must be/],
