@@ -11,7 +11,7 @@ import { modifiedModelGguf } from '../core/formats/gguf-write.ts';
 import {
   allocationJson, applyAllocation, blockProblem, compareModels, llamaQuantizeArgs, parseAllocation, peftLoraConfig, random, randomOrder, ranked,
   reverse, scoresCsv, sensitivityFromAnalysis, solutionToAllocation, solveExact, uniform, fromOrder, parseWeightFormat, formatBitsPerWeight,
-  type Allocation, type AllocationPlan, type BlockProblemOptions, type OrderOptions,
+  type Allocation, type AllocationPlan, type BlockProblemOptions, type DropKind, type OrderOptions,
 } from '../core/allocation/index.ts';
 
 export interface CliContext {
@@ -232,15 +232,21 @@ function planBits(plan: AllocationPlan): number {
 
 /**
  * sweep: for k = 0, step, ..., 100 % of the blocks, the allocation "round(k L / 100) blocks at --to, the
- * rest at --from", the moved blocks taken from the end of the order (fromOrder in strategies.ts): metric
- * order (least important moved first), its reverse, and random orders for each --seeds value.
+ * rest at --from" (or, with --drop KINDS, "round(k L / 100) blocks' block / attention / MLP dropped"), the
+ * moved blocks taken from the end of the order (fromOrder in strategies.ts): metric order (least important
+ * moved first), its reverse, and random orders for each --seeds value (the Layer-Wise Quantization and
+ * LLM-Drop experiments).
  */
 export async function sweepCommand(c: CliContext): Promise<CliResult> {
   const { model, backend } = c.engine.current;
   const spec = model.spec;
-  const from = formatOpt(c, 'from') ?? 'Q8_0';
-  c.str('to', true);
-  const to = formatOpt(c, 'to')!;
+  const dropArg = c.str('drop');
+  const drops = dropArg === undefined ? [] : dropArg.split(',').map((x) => x.trim());
+  for (const d of drops) if (!['block', 'attn', 'mlp'].includes(d)) throw c.usage(`--drop must be a comma-separated list of block, attn, mlp; got "${dropArg}"`);
+  if (drops.length && (c.str('to') !== undefined || c.str('from') !== undefined)) throw c.usage('give --to FMT (format sweep) or --drop KINDS (drop sweep), not both');
+  const from = drops.length ? null : formatOpt(c, 'from') ?? 'Q8_0';
+  if (!drops.length) c.str('to', true);
+  const to = drops.length ? null : formatOpt(c, 'to')!;
   const metric = c.str('metric', true)!;
   const step = c.num('step') ?? 20;
   if (!(step > 0 && step <= 100)) throw c.usage(`--step must be in (0, 100], got ${step}`);
@@ -262,31 +268,35 @@ export async function sweepCommand(c: CliContext): Promise<CliResult> {
   for (let k = 0; k < 100 + 1e-9; k += step) ks.push(Math.round(k * 1e6) / 1e6);
   if (ks[ks.length - 1] !== 100) ks.push(100);
   const L = spec.nLayers;
-  const curves: { order: string; blocks: number[]; points: ({ percent: number; moved: number } & SweepPoint)[] }[] = [];
+  const curves: { order: string; drop: DropKind | null; blocks: number[]; points: ({ percent: number; moved: number } & SweepPoint)[] }[] = [];
   const cache = new Map<string, SweepPoint>();
-  for (const o of orders) {
-    const points = [];
-    for (const k of ks) {
-      const n = Math.round((k * L) / 100);
-      const moved = o.order.slice(L - n).sort((x, y) => x - y);
-      const key = moved.join(',');
-      let m = cache.get(key);
-      if (!m) {
-        const a = fromOrder(spec, o.order, { formats: { high: from, low: to, nLow: n } }, { name: 'sweep' });
-        const ap = applyAllocation(model, a);
-        const be = await c.engine.backendFor(ap.model);
-        try {
-          const cmp = await compareModels(backend, be, ids, { decodeTokens: 0 });
-          m = { meanNll: cmp.modified.meanNll, kl: cmp.kl, top1: cmp.top1, bitsPerWeight: ap.size.matrixBitsPerWeight, formatBitsPerWeight: planBits(ap.plan) };
-        } finally {
-          be.dispose();
+  for (const what of drops.length ? (drops as DropKind[]) : [null]) {
+    for (const o of orders) {
+      const points = [];
+      for (const k of ks) {
+        const n = Math.round((k * L) / 100);
+        const moved = o.order.slice(L - n).sort((x, y) => x - y);
+        const key = `${what ?? ''}:${moved.join(',')}`;
+        let m = cache.get(key);
+        if (!m) {
+          const opts: OrderOptions = what ? { drop: { what, n } } : { formats: { high: from!, low: to!, nLow: n } };
+          const ap = applyAllocation(model, fromOrder(spec, o.order, opts, { name: 'sweep' }));
+          // A drop-only allocation changes no weight: the base backend runs it with the interventions.
+          const be = what ? backend : await c.engine.backendFor(ap.model);
+          try {
+            const cmp = await compareModels(backend, be, ids, { interventions: ap.interventions, decodeTokens: 0 });
+            m = { meanNll: cmp.modified.meanNll, kl: cmp.kl, top1: cmp.top1, bitsPerWeight: ap.size.matrixBitsPerWeight, formatBitsPerWeight: planBits(ap.plan) };
+          } finally {
+            if (be !== backend) be.dispose();
+          }
+          cache.set(key, m);
         }
-        cache.set(key, m);
+        points.push({ percent: k, moved: n, ...m });
       }
-      points.push({ percent: k, moved: n, ...m });
+      curves.push({ order: o.name, drop: what, blocks: o.order, points });
     }
-    curves.push({ order: o.name, blocks: o.order, points });
   }
-  const human = curves.map((cv) => [`order ${cv.order} (most important first: ${cv.blocks.join(' ')})`, ...cv.points.map((p) => `  ${p.percent.toFixed(0).padStart(3)}% (${p.moved} blocks): NLL ${p.meanNll.toFixed(6)}  KL ${p.kl.toFixed(6)}  top-1 ${(p.top1 * 100).toFixed(1)}%  bpw ${p.formatBitsPerWeight.toFixed(3)} (stored ${p.bitsPerWeight.toFixed(3)})`)].join('\n')).join('\n');
-  return { human, data: { from, to, metric, tokens: ids.length, curves } };
+  const f3 = (x: number): string => (Number.isFinite(x) ? x.toFixed(3) : 'n/a');
+  const human = curves.map((cv) => [`order ${cv.order}${cv.drop ? `, drop ${cv.drop}` : ''} (most important first: ${cv.blocks.join(' ')})`, ...cv.points.map((p) => `  ${p.percent.toFixed(0).padStart(3)}% (${p.moved} blocks): NLL ${p.meanNll.toFixed(6)}  KL ${p.kl.toFixed(6)}  top-1 ${(p.top1 * 100).toFixed(1)}%  bpw ${f3(p.formatBitsPerWeight)} (stored ${f3(p.bitsPerWeight)})`)].join('\n')).join('\n');
+  return { human, data: { from, to, drop: drops.length ? drops : null, metric, tokens: ids.length, curves } };
 }

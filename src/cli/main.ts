@@ -28,7 +28,8 @@ Commands:
               [--metric ID] [--seed S] [--budget bpw=X|bytes=N|drop-blocks=N] [--formats LIST] [--text TEXT | --file FILE]
   compare     --model PATH --alloc FILE (--text TEXT | --file FILE) [--max-tokens N] [--decode-tokens N]
   export      --model PATH --alloc FILE --to json|llama-quantize|peft|csv|gguf --out FILE [--metrics LIST --text|--file]
-  sweep       --model PATH (--text TEXT | --file FILE) --metric ID [--from Q8_0] --to FMT [--step PCT] [--seeds LIST]
+  sweep       --model PATH (--text TEXT | --file FILE) --metric ID ([--from Q8_0] --to FMT | --drop block,attn,mlp)
+              [--step PCT] [--seeds LIST]
 
 Options for every command:
   --json               machine-readable output (fields documented in README.md)
@@ -52,7 +53,7 @@ const CLI_OPTIONS = new Set([
   'json', 'bos', 'no-bos', 'stop-at-eos', 'help', 'model', 'backend', 'tokenizer', 'context', 'models-dir',
   'text', 'file', 'prompt', 'tokens', 'temperature', 'top-k', 'top-p', 'seed', 'top', 'ctx',
   'metrics', 'bits', 'formats', 'ref-bits', 'outlier-k', 'owl-m', 'max-tokens',
-  'strategy', 'out', 'format', 'low', 'n', 'metric', 'budget', 'alloc', 'to', 'from', 'step', 'seeds', 'decode-tokens',
+  'strategy', 'out', 'format', 'low', 'n', 'metric', 'budget', 'alloc', 'to', 'from', 'step', 'seeds', 'decode-tokens', 'drop',
 ]);
 
 export function parseArgs(argv: string[]): Args {

@@ -165,6 +165,23 @@ describe('layerlab allocate / compare / export', () => {
     expectAllClose([sw.curves[0].points[2].meanNll, sw.curves[0].points[2].kl], [c.modified.meanNll, c.kl], { atol: 1e-12, rtol: 0 });
   });
 
+  it('sweep --drop block,attn,mlp: drop curves per kind and order; points equal allocate+compare', async () => {
+    const sw = await runJson(['sweep', ...MODEL, ...TEXT, '--metric', 'cos', '--drop', 'block,attn,mlp', '--step', '20', '--seeds', '3']);
+    expect(sw.curves.map((c: Json) => `${c.drop}/${c.order}`)).toEqual(['block', 'attn', 'mlp'].flatMap((d) => ['cos', 'reverse', 'random:3'].map((o) => `${d}/${o}`)));
+    for (const cv of sw.curves) {
+      expect(cv.points[0].kl).toBe(0); // nothing dropped: the same backend, the same logits
+      expect(cv.points[5].kl).toBeGreaterThan(cv.points[1].kl);
+      expect(cv.points[0].formatBitsPerWeight).toBeNull();
+    }
+    const f = join(dir, 'drop2.json');
+    await runJson(['allocate', ...MODEL, ...TEXT, '--strategy', 'ranked', '--metric', 'cos', '--budget', 'drop-blocks=2', '--out', f]);
+    const c = await runJson(['compare', ...MODEL, '--alloc', f, ...TEXT]);
+    expectAllClose([sw.curves[0].points[2].meanNll, sw.curves[0].points[2].kl], [c.modified.meanNll, c.kl], { atol: 1e-12, rtol: 0 });
+    const bad = await run(['sweep', ...MODEL, ...TEXT, '--metric', 'cos', '--drop', 'head', '--step', '50']);
+    expect(bad.code).toBe(2);
+    expect(bad.err).toMatch(/--drop must be/);
+  });
+
   it('every top-level field README.md documents for compare and sweep is in their JSON', async () => {
     const md = readFileSync(join(repoRoot, 'README.md'), 'utf8');
     const start = md.indexOf('### allocation JSON fields');
