@@ -26,7 +26,7 @@ Commands:
               LIST: comma-separated cos,lim,zd,contrib,cka,weights,ablation,quant,lens,agreement,taylor,fisher,zo or all
   allocate    --model PATH --strategy uniform|ranked|reverse|random|solve --out FILE [--format FMT] [--low FMT --n N]
               [--metric ID] [--seed S] [--budget bpw=X|bytes=N|drop-blocks=N] [--formats LIST] [--text TEXT | --file FILE]
-  compare     --model PATH --alloc FILE (--text TEXT | --file FILE) [--max-tokens N] [--decode-tokens N]
+  compare     --model PATH --alloc FILE (--text TEXT | --file FILE) [--max-tokens N] [--decode-tokens N] [--ctx N]
   export      --model PATH --alloc FILE --to json|llama-quantize|peft|csv|gguf --out FILE [--metrics LIST --text|--file]
   sweep       --model PATH (--text TEXT | --file FILE) --metric ID ([--from Q8_0] --to FMT | --drop block,attn,mlp)
               [--step PCT] [--seeds LIST]
@@ -42,7 +42,7 @@ Options for every command:
 
 type Args = { _: string[]; [k: string]: string | boolean | string[] };
 
-const BOOL_FLAGS = new Set(['json', 'bos', 'no-bos', 'stop-at-eos', 'help', 'tiled', 'simple', 'cpu']);
+const BOOL_FLAGS = new Set(['json', 'bos', 'no-bos', 'stop-at-eos', 'help', 'tiled', 'simple', 'cpu', 'gpu-only', 'cpu-only']);
 
 /**
  * Every option main() reads. An option outside this list is refused (a misspelt --temprature or --top_k

@@ -25,6 +25,18 @@ import { encodeGelu } from './kernels/gelu.ts';
 import { encodeSiluGate } from './kernels/silu-gate.ts';
 import { encodeEmbedding } from './kernels/embedding.ts';
 
+/**
+ * One GpuContext per device: backends made for the same device (a modified model next to its base, one
+ * per measurement in a quantization-sensitivity scan) share compiled pipelines and uniform buffers
+ * instead of recompiling every kernel.
+ */
+const contexts = new WeakMap<GPUDevice, GpuContext>();
+function contextFor(device: GPUDevice): GpuContext {
+  let c = contexts.get(device);
+  if (!c) contexts.set(device, (c = new GpuContext(device, shaderSource)));
+  return c;
+}
+
 export class ModelTooLargeError extends Error {
   hint: string;
   constructor(msg: string, hint: string) {
@@ -86,7 +98,7 @@ export class GpuBackend implements Backend {
 
   private constructor(private acquired: AcquiredDevice, readonly model: LoadedModel, kernelPolicy?: 'tiled' | 'simple') {
     this.spec = model.spec;
-    this.ctx = new GpuContext(acquired.device, shaderSource);
+    this.ctx = contextFor(acquired.device);
     this.simple = kernelPolicy ? kernelPolicy === 'simple' : acquired.software;
   }
 
