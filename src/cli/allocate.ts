@@ -8,8 +8,9 @@ import type { AnalysisResult } from '../worker/api.ts';
 import type { NamedBytes } from './files.ts';
 import { parseGguf } from '../core/formats/gguf.ts';
 import { modifiedModelGguf } from '../core/formats/gguf-write.ts';
+import { chunkedPerplexity, type PerplexityResult } from '../core/eval/perplexity.ts';
 import {
-  allocationJson, applyAllocation, blockProblem, compareModels, llamaQuantizeArgs, parseAllocation, peftLoraConfig, random, randomOrder, ranked,
+  allocationJson, applyAllocation, withInterventions, blockProblem, compareModels, llamaQuantizeArgs, parseAllocation, peftLoraConfig, random, randomOrder, ranked,
   reverse, scoresCsv, sensitivityFromAnalysis, solutionToAllocation, solveExact, uniform, fromOrder, parseWeightFormat, formatBitsPerWeight,
   type Allocation, type AllocationPlan, type BlockProblemOptions, type DropKind, type OrderOptions,
 } from '../core/allocation/index.ts';
@@ -29,6 +30,13 @@ export interface CliContext {
 export interface CliResult {
   human: string;
   data: unknown;
+}
+
+interface PplSide {
+  perplexity: number;
+  meanNll: number;
+  nllStdErr: number;
+  perChunk: number[];
 }
 
 export const ALLOCATION_COMMANDS = ['allocate', 'compare', 'export', 'sweep'];
@@ -158,6 +166,17 @@ export async function compareCommand(c: CliContext): Promise<CliResult> {
   const mod = await c.engine.backendFor(applied.model);
   try {
     const r = await compareModels(backend, mod, ids, { interventions: applied.interventions, size: applied.size, decodeTokens: c.num('decode-tokens', false, true) });
+    // llama-perplexity style chunks (--ctx N) on the whole text, both models.
+    const ctx = c.num('ctx', false, true);
+    let chunked: { ctx: number; chunks: number; base: PplSide; modified: PplSide } | null = null;
+    if (ctx !== undefined) {
+      const all = model.tokenizer.encode(c.text());
+      const o = { ctx, bosId: model.tokenizer.bosId, addBos: model.tokenizer.addBosDefault };
+      const pb = await chunkedPerplexity(backend, all, o);
+      const pm = await chunkedPerplexity(withInterventions(mod, applied.interventions), all, o);
+      const side = (p: PerplexityResult): PplSide => ({ perplexity: p.perplexity, meanNll: p.meanNll, nllStdErr: p.nllStdErr, perChunk: p.perChunk });
+      chunked = { ctx, chunks: pb.chunks, base: side(pb), modified: side(pm) };
+    }
     const fallbacks = applied.plan.fallbacks;
     const changed = applied.tensors.filter((t) => t.notes.length > 0);
     const f = (x: number, d = 4) => (Number.isFinite(x) ? x.toFixed(d) : 'n/a');
@@ -166,11 +185,12 @@ export async function compareCommand(c: CliContext): Promise<CliResult> {
       `base:     NLL ${f(r.base.meanNll, 6)}  ppl ${f(r.base.ppl)}  prefill ${f(r.base.prefillTokensPerSecond, 1)} tok/s  decode ${f(r.base.decodeTokensPerSecond, 1)} tok/s`,
       `modified: NLL ${f(r.modified.meanNll, 6)}  ppl ${f(r.modified.ppl)}  prefill ${f(r.modified.prefillTokensPerSecond, 1)} tok/s  decode ${f(r.modified.decodeTokensPerSecond, 1)} tok/s`,
       `KL(base||modified) ${f(r.kl, 6)} nats/token; top-1 agreement ${(r.top1 * 100).toFixed(2)}%`,
+      ...(chunked ? [`chunked perplexity (ctx ${chunked.ctx}, ${chunked.chunks} chunks): base ${f(chunked.base.perplexity)} +/- ${f(chunked.base.perplexity * chunked.base.nllStdErr, 5)}, modified ${f(chunked.modified.perplexity)} +/- ${f(chunked.modified.perplexity * chunked.modified.nllStdErr, 5)}`] : []),
       `resident bytes ${applied.size.residentBytes.toLocaleString('en-US')} (base ${applied.size.baseResidentBytes.toLocaleString('en-US')}); bits/weight ${f(applied.size.bitsPerWeight, 3)} (matrices ${f(applied.size.matrixBitsPerWeight, 3)})`,
       ...(r.interventions.length ? [`drops: ${r.interventions.map((iv) => `${iv.kind} ${iv.layer}`).join(', ')}`] : []),
       ...fallbacks.map((x) => `fallback ${x.name}: ${x.from} -> ${x.to} (${x.reason})`),
     ].join('\n');
-    return { human, data: { ...r, tensors: changed, fallbacks } };
+    return { human, data: { ...r, chunked, tensors: changed, fallbacks } };
   } finally {
     mod.dispose();
   }

@@ -7,7 +7,7 @@ import { expectAllClose } from '../helpers/close.ts';
 import { loadModelFromFiles } from '../../src/core/formats/load.ts';
 import { CpuBackend } from '../../src/core/model/cpu-backend.ts';
 import { applyAllocation } from '../../src/core/allocation/apply-weights.ts';
-import { compareModels } from '../../src/core/allocation/compare.ts';
+import { compareModels, withInterventions } from '../../src/core/allocation/compare.ts';
 import { ALLOCATION_SCHEMA } from '../../src/core/allocation/schema.ts';
 
 const model = loadModelFromFiles([{ name: 'stories260K.gguf', bytes: readModelBytes('stories260K-gguf/stories260K.gguf') }], { contextLength: 512 });
@@ -67,6 +67,21 @@ describe('compareModels', () => {
     expectAllClose([r.base.meanNll, r.modified.meanNll, r.kl, r.top1], [want.nllA, want.nllB, want.kl, want.top1], { atol: 1e-9, rtol: 1e-9 });
     expect(r.kl).toBeGreaterThan(0.01);
     expect(Number.isNaN(r.modified.decodeTokensPerSecond)).toBe(true);
+  });
+
+  it('withInterventions adds the drops to forward and session appends', async () => {
+    const b = new CpuBackend(model);
+    const iv = [{ kind: 'skip-mlp' as const, layer: 1 }];
+    const v = withInterventions(b, iv);
+    const want = await b.forward(ids, { interventions: iv });
+    expectAllClose((await v.forward(ids)).logits, want.logits, { atol: 0, rtol: 0 });
+    const s = v.session();
+    await s.append(ids.slice(0, 5));
+    const last = await s.append(ids.slice(5), { logits: 'last' });
+    const V = model.spec.vocabSize;
+    expectAllClose(last.logits, want.logits.subarray((ids.length - 1) * V), { atol: 1e-5, rtol: 1e-5 });
+    expect(s.position).toBe(ids.length);
+    s.dispose();
   });
 
   it('refuses a text shorter than 2 tokens', async () => {

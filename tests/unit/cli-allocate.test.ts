@@ -60,6 +60,21 @@ describe('layerlab allocate / compare / export', () => {
     expect(c.backend.kind).toBe('cpu');
   });
 
+  it('compare --ctx: llama-perplexity chunks for both models; base equals the perplexity command', async () => {
+    const file = join(dir, 'eval.txt');
+    writeFileSync(file, Array.from({ length: 4 }, () => TEXT[1]).join(' '));
+    const drop = join(dir, 'drop-ctx.json');
+    writeFileSync(drop, JSON.stringify({ schema: 'layerlab.allocation/1', model: { name: 'stories260K', arch: 'llama', nLayers: 5 }, layers: { 3: { drop: 'attn' } } }));
+    const c = await runJson(['compare', ...MODEL, '--alloc', drop, '--file', file, '--ctx', '32']);
+    const p = await runJson(['perplexity', ...MODEL, '--file', file, '--ctx', '32']);
+    expect(c.chunked.ctx).toBe(32);
+    expect(c.chunked.chunks).toBe(p.chunks);
+    expectAllClose([c.chunked.base.perplexity, c.chunked.base.nllStdErr], [p.perplexity, p.nllStdErr], { atol: 0, rtol: 1e-12 });
+    expect(c.chunked.modified.perplexity).toBeGreaterThan(c.chunked.base.perplexity);
+    const none = await runJson(['compare', ...MODEL, '--alloc', drop, '--file', file]);
+    expect(none.chunked).toBeNull();
+  });
+
   it('random is deterministic per seed and lowers the last n blocks of the seeded order', async () => {
     const f1 = join(dir, 'r1.json');
     const f2 = join(dir, 'r2.json');

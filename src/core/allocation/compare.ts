@@ -11,7 +11,7 @@
 // the text, logits of the last row only), as llama-bench's pp/tg split. Sizes come from the caller
 // (apply-weights.ts SizeReport: bytes of the tensors actually resident).
 
-import type { Backend } from '../model/backend.ts';
+import type { Backend, Session } from '../model/backend.ts';
 import type { Intervention } from '../model/taps.ts';
 import { compareLogits } from '../metrics/divergence.ts';
 import type { SizeReport } from './apply-weights.ts';
@@ -95,5 +95,30 @@ export async function compareModels(base: Backend, modified: Backend, ids: numbe
     top1PerToken: d.top1PerToken,
     size: opts.size,
     interventions: ivs,
+  };
+}
+
+/**
+ * The backend with `interventions` added to every forward and session append (for evaluators that take a
+ * plain Backend, such as chunkedPerplexity). Disposing the view does not dispose the backend.
+ */
+export function withInterventions(b: Backend, interventions: readonly Intervention[]): Backend {
+  const add = (opts: { interventions?: Intervention[] } | undefined) => ({ ...opts, interventions: [...interventions, ...(opts?.interventions ?? [])] });
+  return {
+    spec: b.spec,
+    info: () => b.info(),
+    forward: (ids, opts) => b.forward(ids, add(opts)),
+    session: (maxTokens) => {
+      const s = b.session(maxTokens);
+      const view: Session = {
+        get position() { return s.position; },
+        append: (ids, opts) => s.append(ids, add(opts)),
+        reset: () => s.reset(),
+        dispose: () => s.dispose(),
+      };
+      return view;
+    },
+    peakBytes: () => b.peakBytes(),
+    dispose: () => {},
   };
 }
