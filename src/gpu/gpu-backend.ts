@@ -136,13 +136,14 @@ export class GpuBackend implements Backend {
     return b;
   }
 
-  /** Fail early, with the numbers, when a tensor or the whole model cannot live on this device. */
+  /**
+   * Fail early, with the numbers, when a tensor cannot live in one buffer of this device. (WebGPU does not
+   * report the device's total memory; running out of it is caught by the error scope around the upload.)
+   */
   private checkFits(): void {
     const lim = this.acquired.limits;
     const perBinding = Math.min(lim.maxStorageBufferBindingSize, lim.maxBufferSize);
-    let total = 0;
     for (const t of this.model.tensors.values()) {
-      total += t.data.byteLength;
       if (t.data.byteLength > perBinding) {
         throw new ModelTooLargeError(
           `tensor ${t.name} (${typeName(t.type)} [${t.shape.join(', ')}]) needs ${mib(t.data.byteLength)} in one buffer, but this adapter (${this.acquired.adapter}) allows ${mib(perBinding)} per storage buffer`,
@@ -150,7 +151,6 @@ export class GpuBackend implements Backend {
         );
       }
     }
-    void total;
   }
 
   private track(delta: number): void {
