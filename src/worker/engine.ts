@@ -9,7 +9,7 @@ import { typeName } from '../core/quant/types.ts';
 import { numel } from '../core/tensor.ts';
 import { nllOfIds, chunkedPerplexity, type CancelToken } from '../core/eval/perplexity.ts';
 import { generate } from '../core/eval/generate.ts';
-import { acquireDevice, NoAdapterError } from '../gpu/device.ts';
+import { acquireDevice, NoAdapterError, type AcquiredDevice } from '../gpu/device.ts';
 import { GpuBackend } from '../gpu/gpu-backend.ts';
 import { fetchBytes } from './fetch-bytes.ts';
 import { analyze } from '../core/analysis/analyze.ts';
@@ -37,6 +37,16 @@ export class Engine implements EngineApi {
     return this.cancelToken;
   }
 
+  /** The GPU device, acquired once and reused across loads (a lost device is acquired again). */
+  private acquired: Promise<AcquiredDevice> | null = null;
+  private device(): Promise<AcquiredDevice> {
+    if (!this.acquired) {
+      this.acquired = (async () => acquireDevice(await this.gpuProvider(), () => (this.acquired = null)))();
+      this.acquired.catch(() => (this.acquired = null));
+    }
+    return this.acquired;
+  }
+
   async load(source: ModelSource, opts: LoadOptions = {}, progress?: ProgressFn): Promise<ModelInfo> {
     const files =
       source.kind === 'files'
@@ -55,7 +65,7 @@ export class Engine implements EngineApi {
       backend = new CpuBackend(model);
     } else {
       try {
-        const acquired = await acquireDevice(await this.gpuProvider());
+        const acquired = await this.device();
         backend = await GpuBackend.create(acquired, model, (done, total) => progress?.({ done, total, what: 'upload weights' }));
         makeBackend = (m) => GpuBackend.create(acquired, m);
       } catch (e) {
