@@ -9,8 +9,10 @@ import type { NamedBytes } from './files.ts';
 import { parseGguf } from '../core/formats/gguf.ts';
 import { modifiedModelGguf } from '../core/formats/gguf-write.ts';
 import { chunkedPerplexity, type PerplexityResult } from '../core/eval/perplexity.ts';
+import { generate } from '../core/eval/generate.ts';
+import type { Backend } from '../core/model/backend.ts';
 import {
-  allocationJson, applyAllocation, withInterventions, blockProblem, compareModels, llamaQuantizeArgs, parseAllocation, peftLoraConfig, random, randomOrder, ranked,
+  allocationJson, applyAllocation, withInterventions, firstDivergence, markDivergence, blockProblem, compareModels, llamaQuantizeArgs, parseAllocation, peftLoraConfig, random, randomOrder, ranked,
   reverse, scoresCsv, sensitivityFromAnalysis, solutionToAllocation, solveExact, uniform, fromOrder, parseWeightFormat, formatBitsPerWeight,
   type Allocation, type AllocationPlan, type BlockProblemOptions, type DropKind, type OrderOptions,
 } from '../core/allocation/index.ts';
@@ -159,6 +161,46 @@ function readAlloc(c: CliContext): unknown {
   }
 }
 
+interface GenSide {
+  ids: number[];
+  text: string;
+}
+
+export interface SideBySide {
+  prompt: string;
+  promptIds: number[];
+  base: GenSide;
+  modified: GenSide;
+  /** Index into the generated ids of the first token that differs, or null when they are identical. */
+  firstDivergence: number | null;
+}
+
+/**
+ * compare --prompt TEXT --tokens N [--temperature T --top-k K --top-p P --seed S]: the same prompt and
+ * sampler seed on the base backend and on the modified one with the allocation's interventions (each run
+ * gets its own Sampler, so both draw the same random sequence). Null without --prompt.
+ */
+async function sideBySide(c: CliContext, base: Backend, modified: Backend): Promise<SideBySide | null> {
+  const prompt = c.str('prompt');
+  if (prompt === undefined) {
+    for (const k of ['tokens', 'temperature', 'top-k', 'top-p', 'seed']) if (c.str(k) !== undefined) throw c.usage(`--${k} needs --prompt TEXT (side-by-side generation)`);
+    return null;
+  }
+  const tok = c.engine.current.model.tokenizer;
+  const promptIds = tok.encode(prompt, { addBos: c.addBos });
+  const o = {
+    maxTokens: c.num('tokens', true, true)!,
+    temperature: c.num('temperature') ?? 0,
+    topK: c.num('top-k', false, true),
+    topP: c.num('top-p'),
+    seed: c.num('seed', false, true) ?? 0,
+  };
+  const gb = await generate(base, promptIds, o);
+  const gm = await generate(modified, promptIds, o);
+  const side = (ids: number[]): GenSide => ({ ids, text: tok.decode(ids) });
+  return { prompt, promptIds, base: side(gb.generatedIds), modified: side(gm.generatedIds), firstDivergence: firstDivergence(gb.generatedIds, gm.generatedIds) };
+}
+
 export async function compareCommand(c: CliContext): Promise<CliResult> {
   const { model, backend } = c.engine.current;
   const applied = applyAllocation(model, readAlloc(c));
@@ -177,6 +219,14 @@ export async function compareCommand(c: CliContext): Promise<CliResult> {
       const side = (p: PerplexityResult): PplSide => ({ perplexity: p.perplexity, meanNll: p.meanNll, nllStdErr: p.nllStdErr, perChunk: p.perChunk });
       chunked = { ctx, chunks: pb.chunks, base: side(pb), modified: side(pm) };
     }
+    const generation = await sideBySide(c, backend, withInterventions(mod, applied.interventions));
+    const tok = model.tokenizer;
+    const genLines = generation ? [
+      `generation (${generation.base.ids.length} tokens; ${generation.firstDivergence === null ? 'identical' : `first divergence at generated token ${generation.firstDivergence}, marked |`}):`,
+      `  prompt:   ${JSON.stringify(generation.prompt)}`,
+      `  base:     ${JSON.stringify(markDivergence(generation.base.ids, generation.firstDivergence, (x) => tok.decode(x)))}`,
+      `  modified: ${JSON.stringify(markDivergence(generation.modified.ids, generation.firstDivergence, (x) => tok.decode(x)))}`,
+    ] : [];
     const fallbacks = applied.plan.fallbacks;
     const changed = applied.tensors.filter((t) => t.notes.length > 0);
     const f = (x: number, d = 4) => (Number.isFinite(x) ? x.toFixed(d) : 'n/a');
@@ -189,8 +239,9 @@ export async function compareCommand(c: CliContext): Promise<CliResult> {
       `resident bytes ${applied.size.residentBytes.toLocaleString('en-US')} (base ${applied.size.baseResidentBytes.toLocaleString('en-US')}); bits/weight ${f(applied.size.bitsPerWeight, 3)} (matrices ${f(applied.size.matrixBitsPerWeight, 3)})`,
       ...(r.interventions.length ? [`drops: ${r.interventions.map((iv) => `${iv.kind} ${iv.layer}`).join(', ')}`] : []),
       ...fallbacks.map((x) => `fallback ${x.name}: ${x.from} -> ${x.to} (${x.reason})`),
+      ...genLines,
     ].join('\n');
-    return { human, data: { ...r, chunked, tensors: changed, fallbacks } };
+    return { human, data: { ...r, chunked, generation, tensors: changed, fallbacks } };
   } finally {
     mod.dispose();
   }

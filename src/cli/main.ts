@@ -27,6 +27,7 @@ Commands:
   allocate    --model PATH --strategy uniform|ranked|reverse|random|solve --out FILE [--format FMT] [--low FMT --n N]
               [--metric ID] [--seed S] [--budget bpw=X|bytes=N|drop-blocks=N] [--formats LIST] [--text TEXT | --file FILE]
   compare     --model PATH --alloc FILE (--text TEXT | --file FILE) [--max-tokens N] [--decode-tokens N] [--ctx N]
+              [--prompt TEXT --tokens N [--temperature T --top-k K --top-p P --seed S]]
   export      --model PATH --alloc FILE --to json|llama-quantize|peft|csv|gguf --out FILE [--metrics LIST --text|--file]
   sweep       --model PATH (--text TEXT | --file FILE) --metric ID ([--from Q8_0] --to FMT | --drop block,attn,mlp)
               [--step PCT] [--seeds LIST]

@@ -122,3 +122,27 @@ export function withInterventions(b: Backend, interventions: readonly Interventi
     dispose: () => {},
   };
 }
+
+/**
+ * First divergence of two generations from one prompt: the smallest index i (0-based, into the generated
+ * ids) with a[i] !== b[i]; when one sequence is a strict prefix of the other (a generation stopped early
+ * at EOS), the length of the shorter; null when both are identical.
+ */
+export function firstDivergence(a: readonly number[], b: readonly number[]): number | null {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) if (a[i] !== b[i]) return i;
+  return a.length === b.length ? null : n;
+}
+
+/**
+ * The decoded text of `ids` with `marker` inserted where token `at` starts (unchanged when at is null).
+ * The marker goes at the length of decode(ids[..at]) inside decode(ids) when that is a prefix of it
+ * (tokenizers may drop a leading space of the first piece); otherwise the two halves are decoded apart.
+ */
+export function markDivergence(ids: readonly number[], at: number | null, decode: (ids: number[]) => string, marker = '|'): string {
+  const full = decode(ids.slice());
+  if (at === null) return full;
+  const head = decode(ids.slice(0, at));
+  if (full.startsWith(head)) return full.slice(0, head.length) + marker + full.slice(head.length);
+  return head + marker + decode(ids.slice(at));
+}
