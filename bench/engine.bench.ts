@@ -2,7 +2,11 @@
 // backend on the same model and prompt in one run, with the peak GPU buffer bytes and the adapter.
 // Figures are ratios against the CPU backend measured in the same process, not absolute claims.
 //   npm run bench [-- --model PATH] [--tokens N] [--decode N] [--reps N] [--tiled]
-//                 [--synthetic small|1b --type F32|Q8_0|Q4_0|Q4_K|... [--cpu]]
+//                 [--synthetic small|1b --type F32|Q8_0|Q4_0|Q4_K|... [--cpu]] [--format-rows 0]
+// Then, unless --synthetic or --format-rows 0: the stories260K GGUF with its blocks' linear weights at F32,
+// Q8_0, Q4_0 and Q4_K (applyAllocation of a uniform allocation: packed blocks on the quantized-matmul
+// kernels; rows a format's block does not fit fall back as llama-quantize does, counted per tensor), GPU
+// prefill / decode tok/s and the resident bytes of each.
 // --synthetic builds a Llama-shaped model with seeded random weights in memory (bench/synthetic.ts), for
 // sizes the bundled models do not reach; its CPU run is opt-in (--cpu) because the reference is slow.
 import '../src/gpu/shaders-node.ts';
@@ -20,6 +24,8 @@ import { SYNTHETIC_SIZES, syntheticModel } from './synthetic.ts';
 import { GGMLType } from '../src/core/quant/types.ts';
 import type { LoadedModel } from '../src/core/formats/types.ts';
 import { mulberry32 } from '../src/core/tensor.ts';
+import { applyAllocation } from '../src/core/allocation/apply-weights.ts';
+import { uniform } from '../src/core/allocation/strategies.ts';
 
 const args = parseArgs(process.argv.slice(2));
 const modelsDir = process.env.LAYERLAB_MODELS ?? resolve(import.meta.dirname, '../../shared/models');
@@ -32,6 +38,12 @@ const TEXT =
   'Once upon a time, there was a little girl named Lily. She loved to play outside in the park with her friends. ' +
   'One day, she saw a big red ball under a tree. She ran to get it, but a small dog took the ball first. ' +
   'Lily was sad, but then the dog came back and dropped the ball at her feet. They played together all day long. ';
+
+function promptIds(model: LoadedModel, n: number): number[] {
+  let text = TEXT;
+  while (model.tokenizer.encode(text).length < promptTokens) text += TEXT;
+  return model.tokenizer.encode(text).slice(0, n);
+}
 
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -76,9 +88,7 @@ for (const { model, cpu: withCpu } of models) {
     const rnd = mulberry32(7);
     ids = Array.from({ length: n }, () => 3 + Math.floor(rnd() * (model.spec.vocabSize - 3)));
   } else {
-    let text = TEXT;
-    while (model.tokenizer.encode(text).length < promptTokens) text += TEXT;
-    ids = model.tokenizer.encode(text).slice(0, n);
+    ids = promptIds(model, n);
   }
   let cpu: { prefill: number; decode: number } | null = null;
   if (withCpu) {
@@ -99,6 +109,31 @@ for (const { model, cpu: withCpu } of models) {
     b.dispose();
   }
 }
-const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
-for (const r of rows) console.log(r.map((c, i) => c.padEnd(widths[i])).join('  '));
+function printTable(t: string[][]): void {
+  const widths = t[0].map((_, i) => Math.max(...t.map((r) => r[i].length)));
+  for (const r of t) console.log(r.map((c, i) => c.padEnd(widths[i])).join('  '));
+}
+printTable(rows);
+
+// Weight formats on one model: the same GGUF at F32 / Q8_0 / Q4_0 / Q4_K linear weights, GPU backend.
+if (!args.synthetic && String(args['format-rows'] ?? '1') !== '0') {
+  const path = `${modelsDir}/stories260K-gguf/stories260K.gguf`;
+  const base = loadModelFromFiles(readModelFiles(path), { contextLength: 512 });
+  const ids = promptIds(base, Math.min(promptTokens, base.spec.contextLength - decodeTokens - 1));
+  const kernels = acquired.software ? 'simple' : 'tiled';
+  const fr: string[][] = [['model', 'linear weights', 'backend', 'prefill tok/s', 'decode tok/s', 'resident bytes', 'bits/weight (matrices)', 'fallbacks', 'peak GPU bytes']];
+  for (const format of ['F32', 'Q8_0', 'Q4_0', 'Q4_K']) {
+    console.error(`[bench] ${base.spec.name} (GGUF): ${format} linear weights`);
+    const applied = applyAllocation(base, uniform(base.spec, format));
+    const b = await GpuBackend.create(acquired, applied.model, undefined, { kernels });
+    const g = await measure(b, ids);
+    const fb = applied.plan.fallbacks;
+    const to = [...new Set(fb.map((f) => f.to))].join('/');
+    fr.push([`${base.spec.name} (GGUF)`, format, `gpu (${kernels})`, g.prefill.toFixed(1), g.decode.toFixed(1), String(applied.size.residentBytes),
+      applied.size.matrixBitsPerWeight.toFixed(3), fb.length ? `${fb.length} (-> ${to})` : '0', String(b.peakBytes())]);
+    b.dispose();
+  }
+  console.log(`\nweight formats (prompt ${ids.length} tokens, decode ${decodeTokens} tokens):`);
+  printTable(fr);
+}
 process.exit(0);
