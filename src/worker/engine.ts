@@ -11,6 +11,7 @@ import { nllOfIds, chunkedPerplexity, type CancelToken } from '../core/eval/perp
 import { generate } from '../core/eval/generate.ts';
 import { acquireDevice, NoAdapterError, type AcquiredDevice } from '../gpu/device.ts';
 import { GpuBackend } from '../gpu/gpu-backend.ts';
+import { GpuGradLlama, gpuGradSupported } from '../gpu/grad-backend.ts';
 import { fetchBytes } from './fetch-bytes.ts';
 import { analyze } from '../core/analysis/analyze.ts';
 import type {
@@ -164,12 +165,27 @@ export class Engine implements EngineApi {
 
   async analyze(req: AnalyzeRequest, progress?: ProgressFn): Promise<AnalysisResult> {
     const { model, backend } = this.need();
-    return analyze(backend, model, {
-      ...req,
-      makeBackend: this.makeBackend,
-      cancel: this.job(),
-      progress: (done, total, what) => progress?.({ done, total, what }),
-    });
+    // Residual gradients for taylor / zo on the GPU when the model runs there and its graph is supported
+    // (built lazily, once per analysis, freed after it).
+    let grad: GpuGradLlama | null = null;
+    const gpu = backend instanceof GpuBackend && gpuGradSupported(model.spec) ? backend : null;
+    try {
+      return await analyze(backend, model, {
+        ...req,
+        makeBackend: this.makeBackend,
+        cancel: this.job(),
+        progress: (done, total, what) => progress?.({ done, total, what }),
+        residGrad: gpu
+          ? async (m, ids) => {
+            if (m !== model) return null;
+            grad ??= new GpuGradLlama(gpu.ctx, model);
+            return grad.residGrad(ids);
+          }
+          : undefined,
+      });
+    } finally {
+      (grad as GpuGradLlama | null)?.dispose();
+    }
   }
 
   async cancel(): Promise<void> {

@@ -40,6 +40,9 @@ import { lensWithDetail, type LensDetail } from './lens-detail.ts';
 import { GROUPS, resolveMetricNames } from './metrics.ts';
 import type { AnalysisMetricName, AnalysisResult, AnalyzeOptions, CalibrationFacts } from './types.ts';
 
+/** Taps the Taylor terms read when residual gradients come from opts.residGrad. */
+const TAYLOR_TAPS: TapPoint[] = ['in', 'attn_out', 'mlp_out', 'out'];
+
 const TAPS_OF: Partial<Record<AnalysisMetricName, TapPoint[]>> = {
   cos: ['in', 'mid', 'out'],
   lim: ['in', 'out'],
@@ -137,6 +140,9 @@ export async function analyze(backend: Backend, model: LoadedModel, opts: Analyz
   // Forwards with taps, one per text.
   const points = new Set<TapPoint>();
   for (const g of groups) for (const p of TAPS_OF[g] ?? []) points.add(p);
+  // Injected residual gradients (taylor, zo's exact terms) pair with the taps of these forwards.
+  const gradTaps = !!opts.residGrad && (has('taylor') || has('zo'));
+  if (gradTaps) for (const p of TAYLOR_TAPS) points.add(p);
   const tapNames: string[] = [];
   for (let l = 0; l < L; l++) for (const p of points) tapNames.push(tapName(l, p));
   if (has('weights')) for (let l = 0; l < L; l++) tapNames.push(CTX_TAP(l), ACT_TAP(l));
@@ -182,7 +188,31 @@ export async function analyze(backend: Backend, model: LoadedModel, opts: Analyz
   let gradModel: GradModel | undefined;
   let terms: taylor.TaylorTerms | undefined;
   const gradCtx = () => ({ grad: (gradModel ??= new GradModel(model)), ids });
-  const taylorTerms = () => (terms ??= taylor.taylorTerms(gradCtx()));
+  // Taylor terms from the injected provider (the analysis forwards have no interventions), rescaled from
+  // each text's own mean loss to the mean over all scored tokens; null from the provider -> CPU.
+  const NO_PROVIDER = Symbol('no residGrad');
+  const providerTerms = async (): Promise<taylor.TaylorTerms | null> => {
+    if (!gradTaps) return null;
+    const provider = opts.residGrad!;
+    try {
+      return await taylor.taylorTermsFrom(L, C, ids, async (i, denom) => {
+        const x = ids[i];
+        const r = await provider(model, x);
+        if (!r) throw NO_PROVIDER;
+        const f = Math.max(0, x.length - 1) / denom;
+        const resid: Record<string, Float64Array> = {};
+        for (const [k, v] of Object.entries(r.resid)) resid[k] = Float64Array.from(v, (y) => y * f);
+        const o = textStarts[i] * C;
+        const tt: Record<string, Float32Array> = {};
+        for (let l = 0; l < L; l++) for (const p of TAYLOR_TAPS) tt[tapName(l, p)] = taps[tapName(l, p)].subarray(o, o + x.length * C);
+        return { loss: r.loss * f, resid, taps: tt };
+      }, 'gpu');
+    } catch (e) {
+      if (e === NO_PROVIDER) return null;
+      throw e;
+    }
+  };
+  const taylorTerms = async () => (terms ??= (await providerTerms()) ?? taylor.taylorTerms(gradCtx()));
   for (const g of groups) {
     checkCancel(opts.cancel);
     switch (g) {
@@ -236,8 +266,8 @@ export async function analyze(backend: Backend, model: LoadedModel, opts: Analyz
         );
         break;
       case 'taylor':
-        scores.push(await timed('taylor', () => taylor.compute(gradCtx(), taylorTerms())));
-        tick('first-order Taylor (CPU gradients)');
+        scores.push(await timed('taylor', async () => taylor.compute({ get grad() { return (gradModel ??= new GradModel(model)); }, ids }, await taylorTerms())));
+        tick(`first-order Taylor (${terms?.gradientBackend === 'gpu' ? 'GPU' : 'CPU'} gradients)`);
         break;
       case 'fisher':
         scores.push(await timed('fisher', () => fisher.compute(gradCtx())));
@@ -245,8 +275,8 @@ export async function analyze(backend: Backend, model: LoadedModel, opts: Analyz
         break;
       case 'zo':
         scores.push(
-          await timed('zo', () =>
-            zo.compute({ nLayers: L, loss: zo.backendLoss(backend, ids), exact: taylorTerms(), eps: opts.zoEps, forwardBackend: backend.info().kind, onProbe: () => checkCancel(opts.cancel) }),
+          await timed('zo', async () =>
+            zo.compute({ nLayers: L, loss: zo.backendLoss(backend, ids), exact: await taylorTerms(), eps: opts.zoEps, forwardBackend: backend.info().kind, onProbe: () => checkCancel(opts.cancel) }),
           ),
         );
         tick('zeroth-order estimate');

@@ -45,6 +45,13 @@ export interface AnalyzeOptions extends AnalyzeRequest {
   unembed?: (h: Float32Array, T: number) => Float32Array;
   progress?: (done: number, total: number, what: string) => void;
   cancel?: CancelToken;
+  /**
+   * dL/dh of the residual stream for one text's plain forward (no interventions; positions 0..T-1), L the
+   * mean next-token cross-entropy over that text's T - 1 targets: `resid` holds blk.l.in / blk.l.mid /
+   * blk.l.out, [T, C] each. Used for taylor (and zo's exact terms) instead of the CPU GradModel
+   * (extra.gradientBackend = 'gpu'); null = not supported for this model -> CPU. Fisher stays on the CPU.
+   */
+  residGrad?: (model: LoadedModel, ids: number[]) => Promise<{ loss: number; resid: Record<string, ArrayLike<number>> } | null>;
 }
 
 export interface CalibrationFacts {

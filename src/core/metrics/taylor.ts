@@ -12,7 +12,9 @@
 //   perBlock[l]            = |sum_t b_t|      perSublayer.attn[l] = |sum_t a_t|    perSublayer.mlp[l] = |sum_t m_t|
 //   perToken[l][t]         = |b_t|            (the estimate for removing the block at token t only)
 // and extra.signed holds the signed sums (predicted loss change of removal = -signed). Higher = more
-// important. Gradients are always computed on the CPU (extra.gradientBackend = 'cpu').
+// important. Gradients come from the CPU float64 GradModel (extra.gradientBackend = 'cpu'), or from an
+// injected residual-gradient provider (taylorTermsFrom; e.g. the WebGPU backward, 'gpu') with the taps of
+// the analysis forward.
 
 import { GradModel, rowDots } from '../grad/backward.ts';
 import { scores, type LayerScores, type MetricMeta } from './types.ts';
@@ -40,6 +42,56 @@ export interface TaylorTerms {
   /** Mean loss over all scored tokens, and their number. */
   loss: number;
   scored: number;
+  /** Where dL/dh came from (default 'cpu'). */
+  gradientBackend?: 'cpu' | 'gpu';
+}
+
+/** One text's residual gradients (dL/dh at blk.l.mid / blk.l.out, [T, C]) and the taps of its forward. */
+export interface TextGrads {
+  /** Loss contribution of the text (its share of the mean over all scored tokens). */
+  loss: number;
+  resid: Record<string, ArrayLike<number>>;
+  /** blk.l.in / attn_out / mlp_out / out, [T, C]. */
+  taps: Record<string, Float32Array>;
+}
+
+/**
+ * The same signed terms as taylorTerms from given per-text gradients: `grads(i, denom)` returns text i's
+ * dL/dh for the mean loss over `denom` scored tokens (all texts), and the taps of its forward.
+ */
+export async function taylorTermsFrom(
+  nLayers: number,
+  dModel: number,
+  ids: number[][],
+  grads: (i: number, denom: number) => Promise<TextGrads>,
+  gradientBackend: 'cpu' | 'gpu',
+): Promise<TaylorTerms> {
+  const L = nLayers;
+  const C = dModel;
+  const scored = scoredTokens(ids);
+  const out: TaylorTerms = { block: [], attn: [], mlp: [], loss: 0, scored, gradientBackend };
+  for (let l = 0; l < L; l++) {
+    out.block.push([]);
+    out.attn.push([]);
+    out.mlp.push([]);
+  }
+  for (let i = 0; i < ids.length; i++) {
+    const T = ids[i].length;
+    const r = await grads(i, Math.max(scored, 1));
+    out.loss += r.loss;
+    for (let l = 0; l < L; l++) {
+      const tp = (p: string) => {
+        const x = r.taps[`blk.${l}.${p}`];
+        if (!x) throw new Error(`taylor: missing tap blk.${l}.${p}`);
+        return x;
+      };
+      const diff = tp('out').map((v, j) => v - tp('in')[j]);
+      out.block[l].push(...rowDots(r.resid[`blk.${l}.out`], diff, T, C));
+      out.attn[l].push(...rowDots(r.resid[`blk.${l}.mid`], tp('attn_out'), T, C));
+      out.mlp[l].push(...rowDots(r.resid[`blk.${l}.out`], tp('mlp_out'), T, C));
+    }
+  }
+  return out;
 }
 
 /** Number of next-token targets over the texts. */
@@ -87,7 +139,7 @@ export function compute(ctx: GradContext, terms: TaylorTerms = taylorTerms(ctx))
       perTokenMlp: terms.mlp.map((row) => row.map(Math.abs)),
       loss: terms.loss,
       scored: terms.scored,
-      gradientBackend: 'cpu',
+      gradientBackend: terms.gradientBackend ?? 'cpu',
     },
   });
 }

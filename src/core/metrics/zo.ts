@@ -95,7 +95,7 @@ export async function compute(ctx: ZoContext): Promise<LayerScores> {
       exact,
       relErr,
       maxRelErr: all.length ? Math.max(...all) : NaN,
-      gradientBackend: 'cpu',
+      gradientBackend: ctx.exact.gradientBackend ?? 'cpu',
       forwardBackend: ctx.forwardBackend ?? 'unknown',
     },
   });
