@@ -16,7 +16,7 @@ export interface AnalyzeRequest {
   texts?: string[];
   /** ... or token ids per text (used as given; `addBos` ignored). */
   ids?: number[][];
-  /** Metric groups (AnalysisMetricName) or 'all'. 'taylor', 'fisher', 'zo' compute gradients on the CPU. */
+  /** Metric groups (AnalysisMetricName) or 'all'. 'fisher' computes gradients on the CPU; 'taylor' and 'zo' use residGrad (the GPU on Llama graphs) when given, else the CPU. */
   metrics: string[];
   /** Prepend BOS (default: the tokenizer's own default). */
   addBos?: boolean;
