@@ -2,20 +2,13 @@
 // `generate --backend gpu --json` on stories260K against the independent greedy reference and `logits`
 // against run.c's logits; the output names the adapter that ran it.
 import { describe, expect, it } from 'vitest';
-import { main } from '../../src/cli/main.ts';
+import { runCli } from '../helpers/cli.ts';
 import { expectAllClose } from '../helpers/close.ts';
 import { skipGpu } from '../helpers/gpu.ts';
 import { modelPath } from '../helpers/models.ts';
 import { storiesGreedy, storiesLogits } from '../helpers/parity.ts';
 
-async function run(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  const o: string[] = [];
-  const e: string[] = [];
-  const out = { write: (s: string) => o.push(s) };
-  const err = { write: (s: string) => e.push(s) };
-  const code = await main(args, out, err);
-  return { code, out: o.join(''), err: e.join('') };
-}
+const run = runCli;
 
 const L2C = modelPath('stories260K/stories260K.bin');
 

@@ -3,17 +3,10 @@
 // (ranks are a permutation ordered by value), ablation / quant blocks carry their measures; the text
 // output names every metric; gradient metrics run; unknown names are usage errors.
 import { describe, expect, it } from 'vitest';
-import { main } from '../../src/cli/main.ts';
+import { runCli } from '../helpers/cli.ts';
 import { modelPath } from '../helpers/models.ts';
 
-async function run(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const o = { write: (s: string) => ((out += s), true) } as unknown as typeof process.stdout;
-  const e = { write: (s: string) => ((err += s), true) } as unknown as typeof process.stderr;
-  const code = await main(args, o, e);
-  return { code, out, err };
-}
+const run = runCli;
 
 const MODEL = modelPath('stories260K/stories260K.bin');
 const TEXT = 'Once upon a time, there was a little girl named Lily. She liked to play.';

@@ -7,29 +7,13 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { main } from '../../src/cli/main.ts';
+import { runCli, runCliJson, type Json } from '../helpers/cli.ts';
 import { randomOrder } from '../../src/core/allocation/strategies.ts';
 import { modelPath, repoRoot } from '../helpers/models.ts';
 import { expectAllClose } from '../helpers/close.ts';
 
-function sink() {
-  const parts: string[] = [];
-  return { write: (s: string) => { parts.push(s); return true; }, text: () => parts.join('') };
-}
-async function run(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  const out = sink();
-  const err = sink();
-  const code = await main(args, out, err);
-  return { code, out: out.text(), err: err.text() };
-}
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-type Json = any;
-async function runJson(args: string[]): Promise<Json> {
-  const r = await run([...args, '--json']);
-  expect(r.err, r.err).toBe('');
-  expect(r.code).toBe(0);
-  return JSON.parse(r.out);
-}
+const run = runCli;
+const runJson = runCliJson;
 
 const dir = mkdtempSync(join(tmpdir(), 'layerlab-alloc-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

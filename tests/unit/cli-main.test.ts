@@ -9,7 +9,7 @@ import { execFile } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { main } from '../../src/cli/main.ts';
+import { runCli, runCliJson, type Json } from '../helpers/cli.ts';
 import { loadModelFromFiles } from '../../src/core/formats/load.ts';
 import { CpuBackend } from '../../src/core/model/cpu-backend.ts';
 import { expectAllClose } from '../helpers/close.ts';
@@ -18,33 +18,8 @@ import { kjvGreedy, kjvLogits, storiesGreedy, storiesLogits } from '../helpers/p
 
 // ---- running main() ----
 
-interface Sink {
-  write(s: string): boolean;
-  text(): string;
-}
-function sink(): Sink {
-  const parts: string[] = [];
-  return { write: (s: string) => (parts.push(String(s)), true), text: () => parts.join('') };
-}
-
-async function run(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  const out = sink();
-  const err = sink();
-  const code = await main(args, out, err);
-  return { code, out: out.text(), err: err.text() };
-}
-
-// The CLI's JSON is read field by field against the README, whose schema is the contract under test,
-// so it is typed loosely on purpose.
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-type Json = any;
-
-async function json(args: string[]): Promise<Json> {
-  const r = await run([...args, '--json']);
-  expect(r.err, `stderr of ${args.join(' ')}`).toBe('');
-  expect(r.code, `exit code of ${args.join(' ')}`).toBe(0);
-  return JSON.parse(r.out);
-}
+const run = runCli;
+const json = runCliJson;
 
 // ---- models and references ----
 
