@@ -17,6 +17,7 @@
 // Dot products and norms accumulate in float64.
 
 import { mean, requireTap, scores, tapName, type LayerScores, type MetricMeta, type TapsContext } from './types.ts';
+import { cosineRowsF64 } from '../ops/cosine.ts';
 
 export const meta: MetricMeta = {
   id: 'cos',
@@ -27,26 +28,8 @@ export const meta: MetricMeta = {
   needs: ['taps'],
 };
 
-/** cos(a[t], b[t]) for every row t of two [T, C] arrays, float64; a zero-norm row gives 1. */
-export function cosineRows(a: Float32Array, b: Float32Array, T: number, C: number): Float64Array {
-  const out = new Float64Array(T);
-  for (let t = 0; t < T; t++) {
-    const o = t * C;
-    let dot = 0;
-    let na = 0;
-    let nb = 0;
-    for (let c = 0; c < C; c++) {
-      const x = a[o + c];
-      const y = b[o + c];
-      dot += x * y;
-      na += x * x;
-      nb += y * y;
-    }
-    if (na === 0 || nb === 0) out[t] = 1;
-    else out[t] = Math.min(1, Math.max(-1, dot / Math.sqrt(na * nb)));
-  }
-  return out;
-}
+/** cos(a[t], b[t]) for every row t of two [T, C] arrays, float64; a zero-norm row gives 1 (src/core/ops/cosine.ts). */
+export const cosineRows = cosineRowsF64;
 
 /** Mean of arccos(cos)/pi over the rows. */
 function meanAngular(cos: Float64Array): number {

@@ -3,9 +3,10 @@
 //   out[t] = <a[t], b[t]> / (||a[t]|| ||b[t]||), clamped to [-1, 1]; a zero-norm row gives 1 (the
 // convention of src/core/metrics/cos.ts: an all-zero tap reads as "unchanged"). Float64 sums.
 
-export function cosineRows(a: Float32Array, b: Float32Array, T: number, C: number): Float32Array {
+/** The rows' cosines in float64 (what the metrics report). */
+export function cosineRowsF64(a: Float32Array, b: Float32Array, T: number, C: number): Float64Array {
   if (a.length < T * C || b.length < T * C) throw new Error(`cosineRows: inputs shorter than ${T}x${C}`);
-  const out = new Float32Array(T);
+  const out = new Float64Array(T);
   for (let t = 0; t < T; t++) {
     const o = t * C;
     let dot = 0;
@@ -16,7 +17,13 @@ export function cosineRows(a: Float32Array, b: Float32Array, T: number, C: numbe
       na += a[o + c] * a[o + c];
       nb += b[o + c] * b[o + c];
     }
-    out[t] = na === 0 || nb === 0 ? 1 : Math.min(1, Math.max(-1, dot / (Math.sqrt(na) * Math.sqrt(nb))));
+    // sqrt(na * nb), not sqrt(na) * sqrt(nb): one rounding, so parallel rows give exactly +-1.
+    out[t] = na === 0 || nb === 0 ? 1 : Math.min(1, Math.max(-1, dot / Math.sqrt(na * nb)));
   }
   return out;
+}
+
+/** The rows' cosines rounded to f32 (the reference of the cosine kernel). */
+export function cosineRows(a: Float32Array, b: Float32Array, T: number, C: number): Float32Array {
+  return Float32Array.from(cosineRowsF64(a, b, T, C));
 }
