@@ -90,21 +90,9 @@ const SCALAR_BYTES: Partial<Record<number, number>> = {
   [GgufValueType.FLOAT64]: 8,
 };
 
-/** Block geometry of ggml types that TYPE_INFO does not list (parsed for `info`, never computed with). */
+/** Block geometry of ggml types that TYPE_INFO (src/core/quant/types.ts) does not list: parsed for
+ * `info`, never computed with. */
 const EXTRA_TYPES: Partial<Record<number, TypeInfo>> = {
-  [GGMLType.Q8_1]: { name: 'Q8_1', blockSize: 32, typeSize: 36 },
-  [GGMLType.IQ2_XXS]: { name: 'IQ2_XXS', blockSize: 256, typeSize: 66 },
-  [GGMLType.IQ2_XS]: { name: 'IQ2_XS', blockSize: 256, typeSize: 74 },
-  [GGMLType.IQ3_XXS]: { name: 'IQ3_XXS', blockSize: 256, typeSize: 98 },
-  [GGMLType.IQ1_S]: { name: 'IQ1_S', blockSize: 256, typeSize: 50 },
-  [GGMLType.IQ4_NL]: { name: 'IQ4_NL', blockSize: 32, typeSize: 18 },
-  [GGMLType.IQ3_S]: { name: 'IQ3_S', blockSize: 256, typeSize: 110 },
-  [GGMLType.IQ2_S]: { name: 'IQ2_S', blockSize: 256, typeSize: 82 },
-  [GGMLType.IQ4_XS]: { name: 'IQ4_XS', blockSize: 256, typeSize: 136 },
-  [GGMLType.I64]: { name: 'I64', blockSize: 1, typeSize: 8 },
-  [GGMLType.IQ1_M]: { name: 'IQ1_M', blockSize: 256, typeSize: 56 },
-  [GGMLType.TQ1_0]: { name: 'TQ1_0', blockSize: 256, typeSize: 54 },
-  [GGMLType.TQ2_0]: { name: 'TQ2_0', blockSize: 256, typeSize: 66 },
   39: { name: 'MXFP4', blockSize: 32, typeSize: 17 },
 };
 
