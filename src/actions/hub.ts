@@ -3,6 +3,8 @@
 // https://huggingface.co/<repo>/resolve/main/<file> with byte progress, and keep the bytes in the
 // browser's Cache Storage so that a second visit loads without the network.
 
+import { readBody } from '../worker/fetch-bytes.ts';
+
 export const HUB_ORIGIN = 'https://huggingface.co';
 export const HUB_CACHE = 'layerlab-hub-v1';
 
@@ -74,32 +76,11 @@ export async function cachedFetch(url: string, onProgress?: (done: number, total
   }
   if (res.status === 404) throw new HubError('not-found', `not found on the hub: ${url}`, 'Check the repo id and the file name (they are case-sensitive).');
   if (!res.ok) throw new HubError('http', `the hub answered HTTP ${res.status} for ${url}`, 'Try again later.');
-  const total = Number(res.headers.get('content-length') ?? 0);
-  const chunks: Uint8Array[] = [];
-  let done = 0;
-  if (res.body) {
-    const reader = res.body.getReader();
-    try {
-      for (;;) {
-        const { value, done: end } = await reader.read();
-        if (end) break;
-        chunks.push(value);
-        done += value.byteLength;
-        onProgress?.(done, total || done);
-      }
-    } catch (e) {
-      throw unreachable(url, e);
-    }
-  } else {
-    const b = new Uint8Array(await res.arrayBuffer());
-    chunks.push(b);
-    done = b.byteLength;
-  }
-  const out = new Uint8Array(done);
-  let o = 0;
-  for (const c of chunks) {
-    out.set(c, o);
-    o += c.byteLength;
+  let out: Uint8Array<ArrayBuffer>;
+  try {
+    out = await readBody(res, onProgress);
+  } catch (e) {
+    throw unreachable(url, e);
   }
   try {
     await cache?.put(url, new Response(out, { headers: { 'content-type': 'application/octet-stream' } }));

@@ -9,6 +9,11 @@ export async function fetchBytes(url: string, onProgress?: (done: number, total:
     throw new Error(`could not fetch ${url}: ${(e as Error).message}. Check the address and your connection.`);
   }
   if (!res.ok) throw new Error(`could not fetch ${url}: HTTP ${res.status} ${res.statusText}`);
+  return readBody(res, onProgress);
+}
+
+/** A response body into one array, reporting bytes as they arrive (total = content-length when given). */
+export async function readBody(res: Response, onProgress?: (done: number, total: number) => void): Promise<Uint8Array<ArrayBuffer>> {
   const total = Number(res.headers.get('content-length') ?? 0);
   if (!res.body) return new Uint8Array(await res.arrayBuffer());
   const reader = res.body.getReader();
