@@ -5,7 +5,7 @@
 
 import type { Backend, BackendInfo, Session } from '../core/model/backend.ts';
 import type { LoadedModel, WeightTensor } from '../core/formats/types.ts';
-import type { ModelSpec } from '../core/model/spec.ts';
+import { checkIds, type ModelSpec } from '../core/model/spec.ts';
 import { planLayers, tapName, type ForwardOptions, type ForwardResult, type LayerPlan } from '../core/model/taps.ts';
 import { tensorToF32 } from '../core/model/weights.ts';
 import { GGMLType, typeName } from '../core/quant/types.ts';
@@ -301,11 +301,7 @@ export class GpuBackend implements Backend {
     const Hkv = s.nKvHeads;
     const kvW = Hkv * D;
     const pos0 = kv.position;
-    if (T === 0) throw new Error('forward: no tokens to run');
-    if (pos0 + T > kv.maxT) throw new Error(`forward: ${pos0 + T} positions exceed the cache/context of ${kv.maxT}`);
-    for (const id of ids) {
-      if (!Number.isInteger(id) || id < 0 || id >= s.vocabSize) throw new Error(`token id ${id} outside the vocabulary (size ${s.vocabSize})`);
-    }
+    checkIds(s, ids, pos0, kv.maxT);
     const plans: LayerPlan[] = planLayers(s.nLayers, opts.interventions);
     const want = new Set(opts.taps ?? []);
     const sc = this.ensureScratch(T);

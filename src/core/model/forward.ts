@@ -13,7 +13,7 @@
 //   biases, fused QKV, GELU (tanh approximation) MLP; logits = LN_f(x) wte^T.
 
 import type { LoadedModel } from '../formats/types.ts';
-import type { ModelSpec } from './spec.ts';
+import { checkIds, type ModelSpec } from './spec.ts';
 import { planLayers, tapName, type ForwardOptions, type ForwardResult } from './taps.ts';
 import { F32Weights } from './weights.ts';
 import { matmul } from '../ops/matmul.ts';
@@ -75,11 +75,7 @@ export class ReferenceModel {
     const H = s.nHeads;
     const Hkv = s.nKvHeads;
     const pos0 = cache.position;
-    if (T === 0) throw new Error('forward: no tokens to run');
-    if (pos0 + T > cache.maxT) throw new Error(`forward: ${pos0 + T} positions exceed the cache/context of ${cache.maxT}`);
-    for (const id of ids) {
-      if (!Number.isInteger(id) || id < 0 || id >= s.vocabSize) throw new Error(`token id ${id} outside the vocabulary (size ${s.vocabSize})`);
-    }
+    checkIds(s, ids, pos0, cache.maxT);
     const want = new Set(opts.taps ?? []);
     const taps: Record<string, Float32Array> = {};
     const tap = (name: string, x: Float32Array) => {
