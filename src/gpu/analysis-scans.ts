@@ -1,0 +1,208 @@
+// The analysis' heavy scans on the GPU (issue 3): an ActivationScanner and a WeightScanner
+// (src/core/analysis/scans.ts) over one GpuContext, injected into analyze() by the engine when the model
+// runs on a GpuBackend. Only small arrays come back: [L, T, 9] per-token sums, (#pairs x T|C) CKA row
+// partials, (#chunks x 8) weight partials; the host adds partials in float64 and forms the metrics.
+//
+// Activations: the taps arrive as host arrays (the backend reads them back for the other metrics), so
+// each block's [T, C] taps are uploaded once, scanned (shaders/scan-tokens.wgsl) and, for CKA
+// (Kornblith et al. 2019, arXiv 1905.00414), column-centred (shaders/scan-cka.wgsl) and turned into the
+// Gram matrix K = Xc Xc^T [T, T] by the matmul kernels (T <= C, like metrics/cka.ts' 'auto'), or kept
+// transposed [C, T] for the feature form (T > C: per pair the cross product Yc^T Xc [C, C] by matmul).
+// Then one row-dot per pair of representations (CKA(in_l, out_l), CKA(out_i, out_j), and each one with
+// itself for the norms). CKA is declined (null -> the CPU computes it) when the 2L representations would
+// exceed maxCkaBytes or the device's binding limit.
+//
+// Weights: each block's dequantized f32 matrices are uploaded once (split by rows where a matrix exceeds
+// the binding limit) and reduced in the three passes of shaders/scan-weights.wgsl. The effective rank
+// stays on the CPU (Jacobi SVD in core/metrics/linalg.ts).
+//
+// `simple` (GpuBackend.simple: true on software adapters) selects the barrier-free kernel entries.
+import { TOKEN_SUMS, WEIGHT_SUMS, type ActivationScan, type ActivationScanRequest, type ActivationScanner, type WeightScanBlock, type WeightScanTensor, type WeightScanner } from '../core/analysis/scans.ts';
+import { tapName } from '../core/model/taps.ts';
+import type { GpuContext } from './context.ts';
+import { encodeScanTokens } from './kernels/scan-tokens.ts';
+import { encodeCenter, encodeRowDot } from './kernels/scan-cka.ts';
+import { encodeScanWeights, scanWeightChunks } from './kernels/scan-weights.ts';
+import { encodeMatmul } from './kernels/matmul.ts';
+
+export interface GpuScannerOptions {
+  /** Barrier-free kernels (software adapters). */
+  simple?: boolean;
+  /** Largest GPU memory for the 2L CKA representations (default 1 GiB); above it CKA stays on the CPU. */
+  maxCkaBytes?: number;
+  /** Cap on one binding's bytes below the device limit (tests use it to force split matrices). */
+  maxBindingBytes?: number;
+}
+
+export class GpuAnalysisScanner implements ActivationScanner, WeightScanner {
+  readonly backend = 'gpu';
+  private simple: boolean;
+  private maxCkaBytes: number;
+  private maxBindingBytes: number;
+
+  constructor(private ctx: GpuContext, opts: GpuScannerOptions = {}) {
+    this.simple = opts.simple ?? false;
+    this.maxCkaBytes = opts.maxCkaBytes ?? 2 ** 30;
+    this.maxBindingBytes = opts.maxBindingBytes ?? Infinity;
+  }
+
+  private bindLimit(): number {
+    const lim = this.ctx.device.limits;
+    return Math.min(lim.maxStorageBufferBindingSize, lim.maxBufferSize, this.maxBindingBytes);
+  }
+
+  private async record(encode: (pass: GPUComputePassEncoder) => void): Promise<void> {
+    const enc = this.ctx.device.createCommandEncoder({ label: 'analysis scans' });
+    const pass = enc.beginComputePass();
+    encode(pass);
+    pass.end();
+    await this.ctx.submit([enc.finish()]);
+  }
+
+  async scan(req: ActivationScanRequest): Promise<ActivationScan> {
+    const { taps, nLayers: L, T, C } = req;
+    const ctx = this.ctx;
+    const variant = this.simple ? 'simple' : 'auto';
+    const tokenOut = req.tokens ? ctx.storage(L * T * TOKEN_SUMS * 4, 'scan tokens') : null;
+    const gram = T <= C;
+    const R = 2 * L;
+    const repFloats = gram ? T * T : C * T;
+    const doCka = req.cka && R * repFloats * 4 <= Math.min(this.maxCkaBytes, this.bindLimit()) && T * C * 4 <= this.bindLimit();
+    const reps = doCka ? ctx.storage(R * repFloats * 4, 'cka reps') : null;
+    const scratch = doCka ? ctx.storage((gram ? T * C : C * C) * 4, 'cka scratch') : null;
+    const temp: GPUBuffer[] = [];
+    try {
+      for (let l = 0; l < L; l++) {
+        const up = (p: 'in' | 'attn_out' | 'mid' | 'mlp_out' | 'out', required: boolean): GPUBuffer | undefined => {
+          const a = taps[tapName(l, p)];
+          if (!a) {
+            if (required) throw new Error(`activation scan needs tap '${tapName(l, p)}', which the forward did not return`);
+            return undefined;
+          }
+          if (a.length !== T * C) throw new Error(`tap '${tapName(l, p)}' has ${a.length} values, expected ${T}x${C}`);
+          const b = ctx.storage(a, tapName(l, p));
+          temp.push(b);
+          return b;
+        };
+        const hin = up('in', true)!;
+        const hout = up('out', true)!;
+        const mid = req.tokens ? up('mid', false) : undefined;
+        const attnOut = req.tokens ? up('attn_out', false) : undefined;
+        const mlpOut = req.tokens ? up('mlp_out', false) : undefined;
+        await this.record((pass) => {
+          if (tokenOut) encodeScanTokens(ctx, pass, { hin, hout, mid, attnOut, mlpOut, out: tokenOut, T, C, outOffset: l * T * TOKEN_SUMS, simple: this.simple });
+          if (!reps || !scratch) return;
+          for (const [x, r] of [[hin, l], [hout, L + l]] as const) {
+            if (gram) {
+              encodeCenter(ctx, pass, { x, out: scratch, T, C });
+              encodeMatmul(ctx, pass, { x: scratch, w: scratch, y: reps, M: T, N: T, K: C, yOffset: r * T * T, variant });
+            } else {
+              encodeCenter(ctx, pass, { x, out: reps, T, C, outOffset: r * C * T, transposed: true });
+            }
+          }
+        });
+        for (const b of temp.splice(0)) b.destroy();
+      }
+      let cka: ActivationScan['cka'] = null;
+      if (reps && scratch) {
+        // Pairs: every representation with itself (norms), then (in_l, out_l), then (out_i, out_j), i < j.
+        const pairs: [number, number][] = [];
+        for (let r = 0; r < R; r++) pairs.push([r, r]);
+        for (let l = 0; l < L; l++) pairs.push([l, L + l]);
+        for (let i = 0; i < L; i++) for (let j = i + 1; j < L; j++) pairs.push([L + i, L + j]);
+        const M = gram ? T : C;
+        const partial = ctx.storage(pairs.length * M * 4, 'cka partials');
+        temp.push(partial);
+        await this.record((pass) => {
+          pairs.forEach(([a, b], p) => {
+            if (gram) {
+              encodeRowDot(ctx, pass, { a: reps, b: reps, out: partial, rows: T, cols: T, aOffset: a * T * T, bOffset: b * T * T, outOffset: p * T });
+            } else {
+              // cross[i, j] = sum_t Yc[t, i] Xc[t, j] (X = rep a, Y = rep b), then ||cross||_F^2 by rows.
+              encodeMatmul(ctx, pass, { x: reps, w: reps, y: scratch, M: C, N: C, K: T, xOffset: b * C * T, wOffset: a * C * T, variant });
+              encodeRowDot(ctx, pass, { a: scratch, b: scratch, out: partial, rows: C, cols: C, outOffset: p * C });
+            }
+          });
+        });
+        const part = await ctx.readF32(partial, pairs.length * M);
+        const d = pairs.map((_, p) => {
+          let s = 0;
+          for (let i = 0; i < M; i++) s += part[p * M + i];
+          return s;
+        });
+        const norm = (r: number) => Math.sqrt(d[r]);
+        const ratio = (num: number, a: number, b: number) => (a * b > 0 ? num / (a * b) : NaN);
+        const inOut: number[] = [];
+        for (let l = 0; l < L; l++) inOut.push(ratio(d[R + l], norm(l), norm(L + l)));
+        const matrix = Array.from({ length: L }, () => new Array<number>(L).fill(NaN));
+        for (let i = 0; i < L; i++) matrix[i][i] = ratio(d[L + i], norm(L + i), norm(L + i));
+        let p = R + L;
+        for (let i = 0; i < L; i++) for (let j = i + 1; j < L; j++) matrix[i][j] = matrix[j][i] = ratio(d[p++], norm(L + i), norm(L + j));
+        cka = { inOut, matrix };
+      }
+      let tokenSums: Float64Array | null = null;
+      if (tokenOut) tokenSums = Float64Array.from(await ctx.readF32(tokenOut, L * T * TOKEN_SUMS));
+      return { tokenSums, cka };
+    } finally {
+      for (const b of temp) b.destroy();
+      tokenOut?.destroy();
+      reps?.destroy();
+      scratch?.destroy();
+    }
+  }
+
+  async load(mats: WeightScanTensor[]): Promise<WeightScanBlock> {
+    const ctx = this.ctx;
+    const simple = this.simple;
+    const limit = this.bindLimit();
+    // Pieces: row ranges of each matrix that fit one binding; chunk partials laid out piece after piece.
+    const pieces: { mat: number; w: GPUBuffer; norms?: GPUBuffer; rows: number; cols: number; off: number }[] = [];
+    const owned: GPUBuffer[] = [];
+    let chunks = 0;
+    mats.forEach(({ w, norms }, mat) => {
+      const nb = norms ? ctx.storage(norms, 'wanda norms') : undefined;
+      if (nb) owned.push(nb);
+      const rowsPer = Math.max(1, Math.floor(limit / (w.cols * 4)));
+      for (let r0 = 0; r0 < w.rows; r0 += rowsPer) {
+        const rows = Math.min(rowsPer, w.rows - r0);
+        const wb = ctx.storage(w.data.subarray(r0 * w.cols, (r0 + rows) * w.cols), 'weights');
+        owned.push(wb);
+        pieces.push({ mat, w: wb, norms: nb, rows, cols: w.cols, off: chunks });
+        chunks += scanWeightChunks(rows * w.cols, simple);
+      }
+    });
+    const out = chunks ? ctx.storage(chunks * WEIGHT_SUMS * 4, 'weight partials') : null;
+    if (out) owned.push(out);
+    return {
+      reduce: async (pass, params) => {
+        const res = new Float64Array(mats.length * WEIGHT_SUMS);
+        if (!out) return res;
+        await this.record((cp) => {
+          for (const pc of pieces) {
+            encodeScanWeights(ctx, cp, {
+              w: pc.w, norms: pc.norms, out, rows: pc.rows, cols: pc.cols, pass, simple,
+              params: params.subarray(pc.mat * WEIGHT_SUMS, pc.mat * WEIGHT_SUMS + 5), outOffset: pc.off * WEIGHT_SUMS,
+            });
+          }
+        });
+        const part = await ctx.readF32(out, chunks * WEIGHT_SUMS);
+        pieces.forEach((pc, i) => {
+          const end = i + 1 < pieces.length ? pieces[i + 1].off : chunks;
+          const s = res.subarray(pc.mat * WEIGHT_SUMS, (pc.mat + 1) * WEIGHT_SUMS);
+          for (let k = pc.off; k < end; k++) {
+            for (let j = 0; j < WEIGHT_SUMS; j++) {
+              const v = part[k * WEIGHT_SUMS + j];
+              if (pass === 0 && j === 3) s[j] = Math.max(s[j], v);
+              else s[j] += v;
+            }
+          }
+        });
+        return res;
+      },
+      dispose: () => {
+        for (const b of owned) b.destroy();
+        owned.length = 0;
+      },
+    };
+  }
+}
