@@ -4,9 +4,13 @@
 // the structural drops as forward interventions and a size report measured on the actual tensors.
 //
 // Per tensor, in this order (schema.ts):
-//   1. rank r: W_r = U_r diag(s_r) V_r^T from the SVD of W (src/core/metrics/linalg.ts, float64), stored
-//      as one dense [rows, cols] matrix for now (the two-matmul form is the GPU path's job);
-//      Eckart-Young: the best rank-r approximation in Frobenius norm.
+//   1. rank r: W_r = U_r diag(s_r) V_r^T from the SVD of W (src/core/metrics/linalg.ts, float64);
+//      Eckart-Young: the best rank-r approximation in Frobenius norm. A block weight with a rank and no
+//      sparsity or format keeps its two factors A = U_r diag(s_r) [rows, r] and B = V_r^T [r, cols] (f32,
+//      the tensor's `lowRank` field, core/model/forward.ts): both forwards run y = A (B x) as two matmuls,
+//      the GPU keeps only A and B resident and the size report counts (rows + cols) * r * 4 bytes. The
+//      tensor's `data` holds the dense product A B (exporters write it: GGUF has no factor form). With a
+//      mask or a format (or on token_embd / output) the dense product is edited further as below.
 //   2. sparsity mask, ratio p:
 //      magnitude: the floor(p * rows * cols) smallest |w| of the whole matrix are zeroed (Han et al. 2015,
 //        "Learning both Weights and Connections", arXiv 1506.02626; layer-wise, as Wanda's baseline);
@@ -24,11 +28,14 @@
 //        0, 2^N - 1), w~ = (q - zero) * scale   (the min-max affine scheme of Jacob et al. 2018,
 //        arXiv 1712.05877 §2.1, per group).
 //   A tensor with a rank or a mask but no format is stored as F32.
-// Bits per weight and resident bytes are counted from the resulting tensors' bytes.
+// Bits per weight and resident bytes are counted from the resulting tensors' bytes (the factors' bytes for
+// a low-rank tensor). The allocation's K/V cache bits ride on the returned model (ModelWithKvBits.kvBits):
+// both forwards quantize K and V as they are written to the cache (core/ops/kv-quant.ts).
 
 import type { LoadedModel, WeightTensor } from '../formats/types.ts';
 import type { Intervention } from '../model/taps.ts';
 import { tensorToF32 } from '../model/weights.ts';
+import { lowRankOf, type LowRankTensor, type ModelWithKvBits, type KvBits } from '../model/forward.ts';
 import { svd } from '../metrics/linalg.ts';
 import { quantize } from '../quant/quantize.ts';
 import { fakeQuantizePlain, roundHalfAwayFromZero } from '../quant/plain.ts';
@@ -90,6 +97,29 @@ export function lowRank(w: ArrayLike<number>, rows: number, cols: number, r: num
     }
   }
   return out;
+}
+
+/**
+ * The rank-r factors of a [rows, cols] matrix: A = U_r diag(s_r) [rows, r], B = V_r^T [r, cols] (f32), and
+ * their product A B in f32 (the product of the stored f32 factors, accumulated in float64).
+ */
+export function lowRankFactors(w: ArrayLike<number>, rows: number, cols: number, r: number): { a: Float32Array; b: Float32Array; rank: number; product: Float32Array } {
+  const d = svd(w, rows, cols, { vectors: true });
+  const k = d.k;
+  const rr = Math.min(r, k);
+  const a = new Float32Array(rows * rr);
+  const b = new Float32Array(rr * cols);
+  for (let i = 0; i < rows; i++) for (let t = 0; t < rr; t++) a[i * rr + t] = d.u![i * k + t] * d.s[t];
+  for (let t = 0; t < rr; t++) for (let j = 0; j < cols; j++) b[t * cols + j] = d.v![j * k + t];
+  const product = new Float32Array(rows * cols);
+  for (let i = 0; i < rows; i++) {
+    for (let j = 0; j < cols; j++) {
+      let acc = 0;
+      for (let t = 0; t < rr; t++) acc += a[i * rr + t] * b[t * cols + j];
+      product[i * cols + j] = acc;
+    }
+  }
+  return { a, b, rank: rr, product };
 }
 
 /** Asymmetric (min/max) b-bit fake quantization with one scale and zero point per group of a row. */
@@ -160,9 +190,19 @@ export function applyToTensor(t: WeightTensor, pt: PlannedTensor, norms?: ArrayL
   const notes: string[] = [];
   let values: Float32Array | null = null;
   const current = (): Float32Array => values ?? (values = Float32Array.from(tensorToF32(t)));
+  if (pt.rank !== undefined && !pt.sparsity && !pt.format && /^blk\.\d+\./.test(t.name)) {
+    const f = lowRankFactors(current(), rows, cols, pt.rank);
+    const r = f.rank;
+    const tensor: LowRankTensor = {
+      ...f32Tensor(t.name, t.shape, f.product),
+      lowRank: { rank: r, a: f32Tensor(`${t.name}.lr_a`, [rows, r], f.a), b: f32Tensor(`${t.name}.lr_b`, [r, cols], f.b) },
+    };
+    notes.push(`rank ${pt.rank} of ${Math.min(rows, cols)}: factors A [${rows}, ${r}] and B [${r}, ${cols}] in F32, run as two matmuls`);
+    return { tensor, notes };
+  }
   if (pt.rank !== undefined) {
     values = lowRank(current(), rows, cols, pt.rank);
-    notes.push(`rank ${pt.rank} of ${Math.min(rows, cols)} (U_r S_r V_r^T stored dense)`);
+    notes.push(`rank ${pt.rank} of ${Math.min(rows, cols)} (U_r S_r V_r^T stored dense${pt.sparsity || pt.format ? ', then masked / formatted' : ''})`);
   }
   if (pt.sparsity) {
     const n = applySparsity(current(), rows, cols, pt.sparsity, pt.sparsity.method === 'magnitude' ? undefined : norms);
@@ -206,7 +246,12 @@ export function applyAllocation(model: LoadedModel, allocation: unknown, opts: A
     tensors.set(pt.name, tensor);
     notesBy.set(pt.name, notes);
   }
-  const out: LoadedModel = { ...model, tensors };
+  const out: ModelWithKvBits = { ...model, tensors };
+  if (plan.kvBits.length) {
+    const kv: Record<number, KvBits> = {};
+    for (const k of plan.kvBits) kv[k.layer] = { k: k.k, v: k.v };
+    out.kvBits = kv;
+  } else delete out.kvBits;
   const reports: TensorReport[] = [];
   let bytes = 0, values = 0, mBytes = 0, mValues = 0, baseBytes = 0, droppedBytes = 0;
   const droppedNames = new Set(plan.tensors.filter((p) => p.dropped).map((p) => p.name));
@@ -214,15 +259,17 @@ export function applyAllocation(model: LoadedModel, allocation: unknown, opts: A
   for (const t of model.tensors.values()) baseBytes += t.data.byteLength;
   for (const t of tensors.values()) {
     const n = numel(t.shape);
-    bytes += t.data.byteLength;
+    const lr = lowRankOf(t);
+    const tb = lr ? lr.a.data.byteLength + lr.b.data.byteLength : t.data.byteLength;
+    bytes += tb;
     values += n;
-    if (t.shape.length === 2) { mBytes += t.data.byteLength; mValues += n; }
+    if (t.shape.length === 2) { mBytes += tb; mValues += n; }
     const m = /^blk\.(\d+)\./.exec(t.name);
     const k = m ? drop.get(Number(m[1])) : undefined;
     const inDropped = droppedNames.has(t.name) || k === 'skip-block' ||
       (k === 'skip-attn' && /\.attn_/.test(t.name)) || (k === 'skip-mlp' && /\.ffn_/.test(t.name));
-    if (inDropped) droppedBytes += t.data.byteLength;
-    reports.push({ name: t.name, shape: t.shape.slice(), type: typeName(t.type), bytes: t.data.byteLength, bitsPerWeight: (t.data.byteLength * 8) / n, notes: notesBy.get(t.name) ?? [] });
+    if (inDropped) droppedBytes += tb;
+    reports.push({ name: t.name, shape: t.shape.slice(), type: lr ? `${typeName(t.type)} rank-${lr.rank} factors` : typeName(t.type), bytes: tb, bitsPerWeight: (tb * 8) / n, notes: notesBy.get(t.name) ?? [] });
   }
   return {
     model: out,

@@ -12,10 +12,11 @@
 // GPT-2 (Radford et al. 2019; HF GPT2LMHeadModel): x = wte[ids] + wpe[pos]; pre-LayerNorm blocks with
 //   biases, fused QKV, GELU (tanh approximation) MLP; logits = LN_f(x) wte^T.
 
-import type { LoadedModel } from '../formats/types.ts';
+import type { LoadedModel, WeightTensor } from '../formats/types.ts';
 import { checkIds, type ModelSpec } from './spec.ts';
 import { planLayers, tapName, type ForwardOptions, type ForwardResult } from './taps.ts';
-import { F32Weights } from './weights.ts';
+import { F32Weights, tensorToF32 } from './weights.ts';
+import { kvQuantizeInPlace } from '../ops/kv-quant.ts';
 import { matmul } from '../ops/matmul.ts';
 import { rmsNorm } from '../ops/rms-norm.ts';
 import { layerNorm } from '../ops/layer-norm.ts';
@@ -23,6 +24,44 @@ import { rope } from '../ops/rope.ts';
 import { attention } from '../ops/attention.ts';
 import { siluGate } from '../ops/silu-gate.ts';
 import { gelu } from '../ops/gelu.ts';
+
+/**
+ * A rank-r matrix kept as its two factors, W ~ A B with A = U_r diag(s_r) [rows, r] and B = V_r^T [r, cols]
+ * (core/allocation/apply-weights.ts). The tensor's own `data` stays the dense product (for exporters and
+ * code that reads tensors); the forwards run y = A (B x) as two matmuls instead and the GPU keeps only the
+ * factors resident.
+ */
+export interface LowRankFactors {
+  rank: number;
+  a: WeightTensor;
+  b: WeightTensor;
+}
+
+export type LowRankTensor = WeightTensor & { lowRank?: LowRankFactors };
+
+/** The factors of a tensor stored in low-rank form, if any. */
+export function lowRankOf(t: WeightTensor | undefined): LowRankFactors | undefined {
+  return (t as LowRankTensor | undefined)?.lowRank;
+}
+
+/** K and V cache bits of one layer (2..8; 16 = unquantized). */
+export interface KvBits {
+  k: number;
+  v: number;
+}
+
+/**
+ * A modified model may carry per-layer K/V cache bits (an allocation's kvBits, applied by
+ * core/allocation/apply-weights.ts): K and V are quantized as they are written to the cache
+ * (ops/kv-quant.ts) by both forwards. Layers without an entry keep an unquantized cache.
+ */
+export type ModelWithKvBits = LoadedModel & { kvBits?: Record<number, KvBits> };
+
+/** Per-layer K/V bits of a model (16/16 where none are set). */
+export function kvBitsOf(model: LoadedModel): KvBits[] {
+  const kb = (model as ModelWithKvBits).kvBits;
+  return Array.from({ length: model.spec.nLayers }, (_, l) => kb?.[l] ?? { k: 16, v: 16 });
+}
 
 /** Per-layer K/V caches, [maxT, Hkv * D] each. */
 export interface KvCache {
@@ -42,8 +81,10 @@ export function newKvCache(spec: ModelSpec, maxT: number): KvCache {
   };
 }
 
-function linear(w: F32Weights, name: string, x: Float32Array, T: number, K: number, N: number): Float32Array {
-  const y = matmul(x, T, K, w.get(name), N);
+/** y = x W^T (+ bias); a low-rank W runs as y = (x B^T) A^T (two matmuls, the factors never multiplied out). */
+function linear(w: F32Weights, name: string, x: Float32Array, T: number, K: number, N: number, lr?: Map<string, { a: Float32Array; b: Float32Array; r: number }>): Float32Array {
+  const f = lr?.get(name);
+  const y = f ? matmul(matmul(x, T, K, f.b, f.r), T, f.r, f.a, N) : matmul(x, T, K, w.get(name), N);
   const b = w.opt(`${name}.bias`);
   if (b) for (let t = 0; t < T; t++) for (let n = 0; n < N; n++) y[t * N + n] += b[n];
   return y;
@@ -59,10 +100,18 @@ function norm(spec: ModelSpec, w: F32Weights, name: string, x: Float32Array, T: 
 export class ReferenceModel {
   readonly spec: ModelSpec;
   readonly weights: F32Weights;
+  /** f32 factors of the low-rank tensors (lowRankOf). */
+  private lowRank = new Map<string, { a: Float32Array; b: Float32Array; r: number }>();
+  private kvBits: KvBits[];
 
   constructor(readonly model: LoadedModel) {
     this.spec = model.spec;
     this.weights = new F32Weights(model);
+    for (const t of model.tensors.values()) {
+      const f = lowRankOf(t);
+      if (f && /^blk\.\d+\./.test(t.name)) this.lowRank.set(t.name, { a: tensorToF32(f.a), b: tensorToF32(f.b), r: f.rank });
+    }
+    this.kvBits = kvBitsOf(model);
   }
 
   /** Run `ids` at positions cache.position.. (a fresh cache for a prefill) and advance the cache. */
@@ -104,7 +153,7 @@ export class ReferenceModel {
         const h = norm(s, w, `${b}.attn_norm`, x, T);
         let q: Float32Array, k: Float32Array, v: Float32Array;
         if (s.fusedQkv) {
-          const qkv = linear(w, `${b}.attn_qkv`, h, T, C, H * D + 2 * kvW);
+          const qkv = linear(w, `${b}.attn_qkv`, h, T, C, H * D + 2 * kvW, this.lowRank);
           const stride = H * D + 2 * kvW;
           q = new Float32Array(T * H * D);
           k = new Float32Array(T * kvW);
@@ -115,18 +164,19 @@ export class ReferenceModel {
             v.set(qkv.subarray(t * stride + H * D + kvW, t * stride + stride), t * kvW);
           }
         } else {
-          q = linear(w, `${b}.attn_q`, h, T, C, H * D);
-          k = linear(w, `${b}.attn_k`, h, T, C, kvW);
-          v = linear(w, `${b}.attn_v`, h, T, C, kvW);
+          q = linear(w, `${b}.attn_q`, h, T, C, H * D, this.lowRank);
+          k = linear(w, `${b}.attn_k`, h, T, C, kvW, this.lowRank);
+          v = linear(w, `${b}.attn_v`, h, T, C, kvW, this.lowRank);
         }
         if (s.rope.kind !== 'none') {
           rope(q, T, H, D, pos0, s.rope.theta, s.rope.dim, s.rope.kind);
           rope(k, T, Hkv, D, pos0, s.rope.theta, s.rope.dim, s.rope.kind);
         }
-        cache.k[l].set(k, pos0 * kvW);
-        cache.v[l].set(v, pos0 * kvW);
+        // K/V cache bits of this layer: quantized on write (ops/kv-quant.ts; 16 = unchanged).
+        cache.k[l].set(kvQuantizeInPlace(k, T, Hkv, D, this.kvBits[l].k), pos0 * kvW);
+        cache.v[l].set(kvQuantizeInPlace(v, T, Hkv, D, this.kvBits[l].v), pos0 * kvW);
         const o = attention(q, cache.k[l], cache.v[l], T, H, Hkv, D, pos0, 1 / Math.sqrt(D));
-        attnOut = linear(w, `${b}.attn_output`, o, T, H * D, C);
+        attnOut = linear(w, `${b}.attn_output`, o, T, H * D, C, this.lowRank);
         for (let i = 0; i < x.length; i++) x[i] += p.attnScale * attnOut[i];
       }
       tap(tapName(l, 'attn_out'), attnOut);
@@ -138,13 +188,13 @@ export class ReferenceModel {
         const h = norm(s, w, `${b}.ffn_norm`, x, T);
         let a: Float32Array;
         if (s.mlp === 'silu-gate') {
-          const g = linear(w, `${b}.ffn_gate`, h, T, C, s.dFF);
-          const u = linear(w, `${b}.ffn_up`, h, T, C, s.dFF);
+          const g = linear(w, `${b}.ffn_gate`, h, T, C, s.dFF, this.lowRank);
+          const u = linear(w, `${b}.ffn_up`, h, T, C, s.dFF, this.lowRank);
           a = siluGate(g, u);
         } else {
-          a = gelu(linear(w, `${b}.ffn_up`, h, T, C, s.dFF));
+          a = gelu(linear(w, `${b}.ffn_up`, h, T, C, s.dFF, this.lowRank));
         }
-        mlpOut = linear(w, `${b}.ffn_down`, a, T, s.dFF, C);
+        mlpOut = linear(w, `${b}.ffn_down`, a, T, s.dFF, C, this.lowRank);
         for (let i = 0; i < x.length; i++) x[i] += p.mlpScale * mlpOut[i];
       }
       tap(tapName(l, 'mlp_out'), mlpOut);
