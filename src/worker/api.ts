@@ -7,7 +7,14 @@ import type { NllResult, PerplexityResult } from '../core/eval/perplexity.ts';
 import type { SamplingOptions } from '../core/eval/sampling.ts';
 import type { AnalyzeRequest, AnalysisResult } from '../core/analysis/types.ts';
 
+import type {
+  AllocateRequest, AllocateResult, CompareRequest, CompareResult, ExportRequest, ExportResult, SweepRequest, SweepResult,
+} from './engine-allocation.ts';
+
 export type { AnalyzeRequest, AnalysisResult } from '../core/analysis/types.ts';
+export type {
+  AllocateRequest, AllocateResult, CompareRequest, CompareResult, ExportRequest, ExportResult, SweepRequest, SweepResult,
+} from './engine-allocation.ts';
 
 export type BackendChoice = 'gpu' | 'cpu' | 'auto';
 
@@ -46,6 +53,8 @@ export interface ModelInfo {
     weightBytes: number;
     /** The device's buffer limits (GPU backend): one tensor must fit one storage binding. */
     limits?: { maxStorageBufferBindingSize: number; maxBufferSize: number };
+    /** Set when backend 'auto' found no WebGPU adapter and fell back to the CPU: the reason. */
+    gpuUnavailable?: string;
   };
   tokenizer: { kind: string; vocabSize: number; bosId: number | null; eosId: number | null; addBos: boolean };
 }
@@ -104,6 +113,14 @@ export interface EngineApi {
   perplexity(req: { text: string; ctx: number }, progress?: ProgressFn): Promise<PerplexityResult>;
   /** Layer-importance analysis (src/core/analysis/analyze.ts): the requested metrics per block, sublayer and token, rank agreement, timings. */
   analyze(req: AnalyzeRequest, progress?: ProgressFn): Promise<AnalysisResult>;
+  /** `layerlab allocate`: a strategy (uniform | ranked | reverse | random | solve) -> Allocation JSON; reuses req.analysis when it holds the metric. */
+  allocate(req: AllocateRequest, progress?: ProgressFn): Promise<AllocateResult>;
+  /** `layerlab compare`: apply an allocation, modified vs original on a text (NLL, ppl, KL, top-1, per-token KL, size, speed; optional chunked ppl and side-by-side generation). */
+  compare(req: CompareRequest, progress?: ProgressFn): Promise<CompareResult>;
+  /** `layerlab sweep`: format or drop sweeps in metric / reverse / random order. */
+  sweep(req: SweepRequest, progress?: ProgressFn): Promise<SweepResult>;
+  /** `layerlab export`: json | llama-quantize | peft | csv | gguf (bytes). */
+  exportAllocation(req: ExportRequest, progress?: ProgressFn): Promise<ExportResult>;
   /** Cooperative cancellation of the running job (checked between chunks/steps/layers). */
   cancel(): Promise<void>;
   unload(): Promise<void>;

@@ -11,9 +11,11 @@ import { nllOfIds, chunkedPerplexity, type CancelToken } from '../core/eval/perp
 import { generate } from '../core/eval/generate.ts';
 import { acquireDevice, NoAdapterError, type AcquiredDevice } from '../gpu/device.ts';
 import { GpuBackend } from '../gpu/gpu-backend.ts';
-import { GpuGradLlama, gpuGradSupported } from '../gpu/grad-backend.ts';
+import { GpuGrad, gpuGradSupported } from '../gpu/grad-backend.ts';
 import { fetchBytes } from './fetch-bytes.ts';
 import { analyze } from '../core/analysis/analyze.ts';
+import { GpuAnalysisScanner } from '../gpu/analysis-scans.ts';
+import * as alloc from './engine-allocation.ts';
 import type {
   AnalysisResult, AnalyzeRequest, EngineApi, ForwardRequest, ForwardResponse, GenerateRequest, GenerateResponse, LoadOptions, ModelInfo,
   ModelSource, ProgressFn, TokenizeResult,
@@ -23,6 +25,10 @@ export class Engine implements EngineApi {
   private model: LoadedModel | null = null;
   private backend: Backend | null = null;
   private cancelToken: CancelToken = { cancelled: false };
+  /** The files of the loaded model (the GGUF source of a GGUF export). */
+  private files: { name: string; bytes: Uint8Array }[] = [];
+  /** Why backend 'auto' fell back to the CPU (no navigator.gpu, no adapter); shown by the page. */
+  private gpuUnavailable: string | undefined;
   /** Builds a backend of the same kind for a modified model (quantization sensitivity in analyze). */
   private makeBackend: (m: LoadedModel) => Promise<Backend> = async (m) => new CpuBackend(m);
 
@@ -62,22 +68,27 @@ export class Engine implements EngineApi {
     const choice = opts.backend ?? 'auto';
     let backend: Backend;
     let makeBackend = async (m: LoadedModel): Promise<Backend> => new CpuBackend(m);
+    let gpuUnavailable: string | undefined;
     if (choice === 'cpu') {
       backend = new CpuBackend(model);
     } else {
       try {
         const acquired = await this.device();
-        backend = await GpuBackend.create(acquired, model, (done, total) => progress?.({ done, total, what: 'upload weights' }));
-        makeBackend = (m) => GpuBackend.create(acquired, m);
+        const gpu = await GpuBackend.create(acquired, model, (done, total) => progress?.({ done, total, what: 'upload weights' }));
+        backend = gpu;
+        // Modified models share the loaded model's GPU buffers for every unchanged tensor (derive).
+        makeBackend = (m) => gpu.derive(m);
       } catch (e) {
         if (choice === 'gpu' || !(e instanceof NoAdapterError)) throw e;
         backend = new CpuBackend(model);
+        gpuUnavailable = e.message;
       }
     }
     this.backend?.dispose();
     this.model = model;
     this.backend = backend;
     this.makeBackend = makeBackend;
+    this.gpuUnavailable = gpuUnavailable;
     return this.info();
   }
 
@@ -98,7 +109,7 @@ export class Engine implements EngineApi {
       weightBytes: estimateResidentBytes(model),
       tensorTypes,
       tensors,
-      backend: backend.info(),
+      backend: this.gpuUnavailable ? { ...backend.info(), gpuUnavailable: this.gpuUnavailable } : backend.info(),
       tokenizer: { kind: tk.kind, vocabSize: tk.vocabSize, bosId: tk.bosId, eosId: tk.eosId, addBos: tk.addBosDefault },
     };
   }
@@ -165,26 +176,38 @@ export class Engine implements EngineApi {
 
   async analyze(req: AnalyzeRequest, progress?: ProgressFn): Promise<AnalysisResult> {
     const { model, backend } = this.need();
-    // Residual gradients for taylor / zo on the GPU when the model runs there and its graph is supported
-    // (built lazily, once per analysis, freed after it).
-    let grad: GpuGradLlama | null = null;
+    // Gradients on the GPU when the model runs there and its graph (Llama or GPT-2) is supported: residual
+    // gradients for taylor / zo, per-tensor squared weight gradients for fisher (built lazily, once per
+    // analysis, freed after it).
+    let grad: GpuGrad | null = null;
     const gpu = backend instanceof GpuBackend && gpuGradSupported(model.spec) ? backend : null;
+    // The taps / weight scans of cos, lim, contrib, cka, zd and weights run on the model's GPU device.
+    const scanner = backend instanceof GpuBackend ? new GpuAnalysisScanner(backend.ctx, { simple: backend.simple }) : undefined;
     try {
       return await analyze(backend, model, {
         ...req,
         makeBackend: this.makeBackend,
         cancel: this.job(),
         progress: (done, total, what) => progress?.({ done, total, what }),
+        activationScanner: scanner,
+        weightScanner: scanner,
         residGrad: gpu
           ? async (m, ids) => {
             if (m !== model) return null;
-            grad ??= new GpuGradLlama(gpu.ctx, model);
+            grad ??= new GpuGrad(gpu.ctx, model);
             return grad.residGrad(ids);
+          }
+          : undefined,
+        weightGradSq: gpu
+          ? async (m, ids) => {
+            if (m !== model) return null;
+            grad ??= new GpuGrad(gpu.ctx, model);
+            return (await grad.weightGradSq(ids)).sumSq;
           }
           : undefined,
       });
     } finally {
-      (grad as GpuGradLlama | null)?.dispose();
+      (grad as GpuGrad | null)?.dispose();
     }
   }
 
@@ -196,6 +219,41 @@ export class Engine implements EngineApi {
     this.backend?.dispose();
     this.backend = null;
     this.model = null;
+    this.files = [];
+  }
+
+  // ---- allocations (src/worker/engine-allocation.ts; the CLI runs the same functions) ----
+
+  /** The loaded model, its backend, a backend factory, analysis, progress and cancel for the allocation verbs. */
+  allocationHost(progress?: ProgressFn): alloc.AllocationHost {
+    const { model, backend } = this.need();
+    this.job();
+    return {
+      model,
+      backend,
+      backendFor: (m) => this.makeBackend(m),
+      // analyze() starts its own job; cancelled() below reads whichever token is current.
+      analyze: (r) => this.analyze(r, progress),
+      sourceFiles: this.files,
+      progress,
+      cancelled: () => this.cancelToken.cancelled,
+    };
+  }
+
+  async allocate(req: alloc.AllocateRequest, progress?: ProgressFn): Promise<alloc.AllocateResult> {
+    return alloc.allocate(this.allocationHost(progress), req);
+  }
+
+  async compare(req: alloc.CompareRequest, progress?: ProgressFn): Promise<alloc.CompareResult> {
+    return alloc.compare(this.allocationHost(progress), req);
+  }
+
+  async sweep(req: alloc.SweepRequest, progress?: ProgressFn): Promise<alloc.SweepResult> {
+    return alloc.sweep(this.allocationHost(progress), req);
+  }
+
+  async exportAllocation(req: alloc.ExportRequest, progress?: ProgressFn): Promise<alloc.ExportResult> {
+    return alloc.exportAllocation(this.allocationHost(progress), req);
   }
 
   /** A backend of the loaded model's kind (CPU or the same GPU device) for a modified model (allocations). */
