@@ -9,7 +9,7 @@ export function modelsDir(): string {
   return resolve(process.env.LAYERLAB_MODELS ?? join(process.cwd(), '..', 'shared', 'models'));
 }
 
-function listModels(root: string): { id: string; files: { path: string; bytes: number }[] }[] {
+export function listModels(root: string): { id: string; files: { path: string; bytes: number }[] }[] {
   if (!existsSync(root)) return [];
   const out: { id: string; files: { path: string; bytes: number }[] }[] = [];
   const walk = (dir: string, rel: string, depth: number) => {

@@ -11,18 +11,19 @@ import {
 import { cancelJob, engine, runJob, throttledProgress, toUserError } from './engine.ts';
 import { fetchHubModel } from './hub.ts';
 import { retokenize } from './calibration.ts';
+import { modelFileUrl } from './models-url.ts';
 
 /** Files below this size are copied to the worker (so the page can explain a failure); larger ones are transferred. */
 const COPY_LIMIT = 256 * 1024 * 1024;
 
 /** An absolute URL for a path under the models directory, relative to the page (works from any static host path). */
 export function modelUrl(path: string): string {
-  return new URL(`models/${path.split('/').map(encodeURIComponent).join('/')}`, document.baseURI).href;
+  return modelFileUrl(path, document.baseURI);
 }
 
 export async function loadCatalog(): Promise<CatalogEntry[]> {
   try {
-    const res = await fetch(new URL('models/index.json', document.baseURI).href);
+    const res = await fetch(modelFileUrl('index.json', document.baseURI));
     if (!res.ok) throw new Error(`HTTP ${res.status}`);
     const entries = catalogEntries(parseModelsIndex(await res.json()));
     patchModel(workbench, { catalog: entries, catalogError: null });

@@ -9,6 +9,7 @@ import { GeneratePanel } from './generate-panel.tsx';
 import { NllPanel } from './nll-panel.tsx';
 import { ImportancePanel } from './importance-panel.tsx';
 import { PanelBoundary } from './panel-boundary.tsx';
+import { GpuNotice } from './gpu-notice.tsx';
 
 function useTheme(): void {
   const theme = useWorkbench((s) => s.ui.theme);
@@ -77,6 +78,7 @@ export function App() {
         Skip to the panels
       </a>
       <Header />
+      <GpuNotice />
       <main id="main" className="panels">
         <PanelBoundary name="Model">
           <ModelPanel />
