@@ -2,9 +2,19 @@
 // same taps and interventions, composed from the WGSL kernels in src/gpu/kernels. Weights stay in their
 // stored GGUF type (packed; src/gpu/weights.ts); activations are f32. A whole forward is one command
 // buffer (compute passes split only where a tap is copied out); logits and taps are read back once.
+//
+// Shared weights: GpuBackend.derive(model) builds the backend of a modified model (an applied allocation,
+// one quantization-sensitivity measurement) next to an existing one. Every tensor whose WeightTensor
+// object is the same (===) as the one the existing backend uploaded reuses its GPU buffers; only changed
+// tensors are uploaded. Buffers are reference-counted (one count per backend holding them), so disposing
+// either backend frees only what no other backend still uses.
+// Low-rank weights (core/model/forward.ts LowRankTensor) keep only their factors A [rows, r] and
+// B [r, cols] resident and run y = A (B x) as two matmuls through an [T, r] scratch.
+// K/V cache bits (ModelWithKvBits): the kv-write kernel quantizes K and V on write (core/ops/kv-quant.ts).
 
 import type { Backend, BackendInfo, Session } from '../core/model/backend.ts';
 import type { LoadedModel, WeightTensor } from '../core/formats/types.ts';
+import { kvBitsOf, lowRankOf, type KvBits } from '../core/model/forward.ts';
 import { checkIds, type ModelSpec } from '../core/model/spec.ts';
 import { planLayers, tapName, type ForwardOptions, type ForwardResult, type LayerPlan } from '../core/model/taps.ts';
 import { tensorToF32 } from '../core/model/weights.ts';
@@ -66,7 +76,26 @@ interface Scratch {
   g: GPUBuffer;
   u: GPUBuffer;
   logits: GPUBuffer;
+  /** [cap, max rank] for the first product of a low-rank linear (null when the model has none). */
+  lr: GPUBuffer | null;
   bytes: number;
+}
+
+/** GPU buffers of one uploaded tensor, shared by every backend that holds it (`count` of them). */
+interface Held {
+  src: WeightTensor;
+  buffers: GPUBuffer[];
+  bytes: number;
+  count: { n: number };
+}
+
+/** What a backend's weights occupy: all of them, the part it uploaded itself, the part shared with others. */
+export interface Residency {
+  weightBytes: number;
+  ownBytes: number;
+  sharedBytes: number;
+  sharedTensors: number;
+  uploadedTensors: number;
 }
 
 interface GpuKv {
@@ -83,7 +112,13 @@ export class GpuBackend implements Backend {
   private weights = new Map<string, GpuWeight>();
   /** 1-D parameters (norm weights, biases) as f32 buffers. */
   private vectors = new Map<string, GPUBuffer>();
+  /** Factors of the low-rank tensors: y = a (b x). */
+  private lowRank = new Map<string, { a: GpuWeight; b: GpuWeight; r: number }>();
+  private maxRank = 0;
+  private holds = new Map<string, Held>();
   private weightBytes = 0;
+  private ownBytes = 0;
+  private readonly kvBits: KvBits[];
   private scratch: Scratch | null = null;
   private live = 0;
   private peak = 0;
@@ -100,6 +135,7 @@ export class GpuBackend implements Backend {
     this.spec = model.spec;
     this.ctx = contextFor(acquired.device);
     this.simple = kernelPolicy ? kernelPolicy === 'simple' : acquired.software;
+    this.kvBits = kvBitsOf(model);
   }
 
   static async create(
@@ -108,17 +144,54 @@ export class GpuBackend implements Backend {
     progress?: (done: number, total: number) => void,
     opts: { kernels?: 'tiled' | 'simple' } = {},
   ): Promise<GpuBackend> {
-    const b = new GpuBackend(acquired, model, opts.kernels);
+    return GpuBackend.build(acquired, model, null, progress, opts.kernels);
+  }
+
+  /**
+   * A backend for `model` (same spec: a modified version of this backend's model) on the same device that
+   * reuses this backend's GPU buffers for every tensor whose WeightTensor object is the same (===) as the
+   * one uploaded here, and uploads only the others (see the file comment). Disposing either backend leaves
+   * the other working.
+   */
+  async derive(model: LoadedModel, progress?: (done: number, total: number) => void): Promise<GpuBackend> {
+    if (this.disposed) throw new Error('derive: the GPU backend was disposed');
+    const a = this.spec;
+    const b = model.spec;
+    if (JSON.stringify(a) !== JSON.stringify(b)) throw new Error(`derive: the model's spec differs from this backend's (${b.name}, ${b.nLayers} layers, d ${b.dModel} vs ${a.name}, ${a.nLayers} layers, d ${a.dModel}); use GpuBackend.create`);
+    return GpuBackend.build(this.acquired, model, this, progress, this.simple ? 'simple' : 'tiled');
+  }
+
+  /** Bytes of weights this backend uses, the part it uploaded and the part shared with other backends. */
+  residency(): Residency {
+    return { weightBytes: this.weightBytes, ownBytes: this.ownBytes, sharedBytes: this.weightBytes - this.ownBytes, sharedTensors: this.sharedTensors, uploadedTensors: this.holds.size - this.sharedTensors };
+  }
+
+  private sharedTensors = 0;
+
+  private static async build(
+    acquired: AcquiredDevice,
+    model: LoadedModel,
+    base: GpuBackend | null,
+    progress: ((done: number, total: number) => void) | undefined,
+    kernels: 'tiled' | 'simple' | undefined,
+  ): Promise<GpuBackend> {
+    const b = new GpuBackend(acquired, model, kernels);
     b.checkFits();
     const tensors = [...model.tensors.values()];
-    const need = tensors.reduce((a, t) => a + t.data.byteLength, 0);
+    const fresh: WeightTensor[] = [];
+    for (const t of tensors) {
+      const h = base?.holds.get(t.name);
+      if (h && h.src === t && h.count.n > 0) b.share(base!, t.name, h);
+      else fresh.push(t);
+    }
+    const need = fresh.reduce((a, t) => a + t.data.byteLength, 0);
     let done = 0;
     acquired.device.pushErrorScope('out-of-memory');
     try {
-      for (const t of tensors) {
+      for (const t of fresh) {
         b.upload(t);
         done++;
-        if (done % 8 === 0 || done === tensors.length) progress?.(done, tensors.length);
+        if (done % 8 === 0 || done === fresh.length) progress?.(done, fresh.length);
       }
     } catch (e) {
       await acquired.device.popErrorScope();
@@ -143,12 +216,15 @@ export class GpuBackend implements Backend {
   private checkFits(): void {
     const lim = this.acquired.limits;
     const perBinding = Math.min(lim.maxStorageBufferBindingSize, lim.maxBufferSize);
-    for (const t of this.model.tensors.values()) {
+    for (const t0 of this.model.tensors.values()) {
+      const lr = lowRankOf(t0);
+      for (const t of lr ? [lr.a, lr.b] : [t0]) {
       if (t.data.byteLength > perBinding) {
         throw new ModelTooLargeError(
           `tensor ${t.name} (${typeName(t.type)} [${t.shape.join(', ')}]) needs ${mib(t.data.byteLength)} in one buffer, but this adapter (${this.acquired.adapter}) allows ${mib(perBinding)} per storage buffer`,
           'Use a more strongly quantized file (e.g. Q4_K_M), a smaller model, or a GPU with larger buffer limits.',
         );
+      }
       }
     }
   }
@@ -158,13 +234,34 @@ export class GpuBackend implements Backend {
     this.peak = Math.max(this.peak, this.live);
   }
 
+  /** Registers the GPU buffers of a tensor this backend uploaded. */
+  private hold(t: WeightTensor, buffers: GPUBuffer[], bytes: number): void {
+    this.holds.set(t.name, { src: t, buffers, bytes, count: { n: 1 } });
+    this.weightBytes += bytes;
+    this.ownBytes += bytes;
+    this.track(buffers.reduce((a, b) => a + b.size, 0));
+  }
+
+  /** Uses `from`'s buffers of tensor `name` (same WeightTensor object) and counts this backend as a holder. */
+  private share(from: GpuBackend, name: string, h: Held): void {
+    h.count.n++;
+    this.holds.set(name, h);
+    this.sharedTensors++;
+    this.weightBytes += h.bytes;
+    const w = from.weights.get(name);
+    if (w) this.weights.set(name, w);
+    const v = from.vectors.get(name);
+    if (v) this.vectors.set(name, v);
+    const lr = from.lowRank.get(name);
+    if (lr) { this.lowRank.set(name, lr); this.maxRank = Math.max(this.maxRank, lr.r); }
+  }
+
   private upload(t: WeightTensor): void {
     if (t.shape.length === 1) {
       const f = tensorToF32(t);
       const buf = this.ctx.storage(f, t.name);
       this.vectors.set(t.name, buf);
-      this.weightBytes += buf.size;
-      this.track(buf.size);
+      this.hold(t, [buf], buf.size);
       return;
     }
     if (t.name === 'position_embd' && t.type !== GGMLType.F32) {
@@ -172,14 +269,22 @@ export class GpuBackend implements Backend {
       const f = tensorToF32(t);
       const w: GpuWeight = { buffer: this.ctx.storage(f, t.name), type: GGMLType.F32, rows: t.shape[0], cols: t.shape[1], bytes: f.byteLength, name: t.name };
       this.weights.set(t.name, w);
-      this.weightBytes += w.bytes;
-      this.track(w.buffer.size);
+      this.hold(t, [w.buffer], w.bytes);
+      return;
+    }
+    const lr = lowRankOf(t);
+    if (lr && /^blk\.\d+\./.test(t.name)) {
+      // Only the factors are resident; linear() runs them as two matmuls.
+      const a = uploadWeight(this.ctx, lr.a);
+      const b = uploadWeight(this.ctx, lr.b);
+      this.lowRank.set(t.name, { a, b, r: lr.rank });
+      this.maxRank = Math.max(this.maxRank, lr.rank);
+      this.hold(t, [a.buffer, b.buffer], a.bytes + b.bytes);
       return;
     }
     const w = uploadWeight(this.ctx, t);
     this.weights.set(t.name, w);
-    this.weightBytes += w.bytes;
-    this.track(w.buffer.size);
+    this.hold(t, [w.buffer], w.bytes);
   }
 
   private w(name: string): GpuWeight {
@@ -225,8 +330,8 @@ export class GpuBackend implements Backend {
       logits: cap * s.vocabSize * 4,
     };
     const mk = (n: number, label: string) => this.ctx.storage(n, label);
-    let bytes = cap * 4;
-    const sc = { cap, ids: mk(cap * 4, 'ids'), bytes: 0 } as Scratch;
+    let bytes = cap * 4 + cap * this.maxRank * 4;
+    const sc = { cap, ids: mk(cap * 4, 'ids'), lr: this.maxRank > 0 ? mk(cap * this.maxRank * 4, 'low-rank') : null, bytes: 0 } as Scratch;
     for (const [k, n] of Object.entries(sizes)) {
       (sc as unknown as Record<string, GPUBuffer>)[k] = mk(n, k);
       bytes += n;
@@ -239,6 +344,7 @@ export class GpuBackend implements Backend {
 
   private freeScratch(sc: Scratch): void {
     for (const b of [sc.ids, sc.x, sc.h, sc.q, sc.k, sc.v, sc.att, sc.sub, sc.g, sc.u, sc.logits]) b.destroy();
+    sc.lr?.destroy();
     this.track(-sc.bytes);
   }
 
@@ -263,8 +369,21 @@ export class GpuBackend implements Backend {
 
   /** y = x @ W^T (+ bias) for any stored type; rows of W from rowOffset (fused QKV). */
   private linear(pass: GPUComputePassEncoder, a: { x: GPUBuffer; name: string; y: GPUBuffer; M: number; rowOffset?: number; nRows?: number; yOffset?: number; yStride?: number; accumulate?: boolean; xOffset?: number }): void {
-    const w = this.w(a.name);
     const bias = this.vec(`${a.name}.bias`);
+    const lr = this.lowRank.get(a.name);
+    if (lr) {
+      // y = A (B x): t = x B^T [M, r] into the low-rank scratch, then y = t A^T (+ bias) on rows rowOffset..
+      const lrBuf = this.scratch!.lr!;
+      this.mm(pass, lr.b, { x: a.x, xOffset: a.xOffset, y: lrBuf, M: a.M });
+      this.mm(pass, lr.a, { x: lrBuf, y: a.y, M: a.M, rowOffset: a.rowOffset, nRows: a.nRows, bias, yOffset: a.yOffset, yStride: a.yStride, accumulate: a.accumulate });
+      return;
+    }
+    this.mm(pass, this.w(a.name), { ...a, bias });
+  }
+
+  /** y = x @ W^T (+ bias) for one resident weight of any stored type. */
+  private mm(pass: GPUComputePassEncoder, w: GpuWeight, a: { x: GPUBuffer; y: GPUBuffer; M: number; bias?: GPUBuffer; rowOffset?: number; nRows?: number; yOffset?: number; yStride?: number; accumulate?: boolean; xOffset?: number }): void {
+    const bias = a.bias;
     const rowOffset = a.rowOffset ?? 0;
     const N = a.nRows ?? w.rows - rowOffset;
     if (w.type === GGMLType.F32) {
@@ -359,7 +478,7 @@ export class GpuBackend implements Backend {
           encodeRope(ctx, pass, { x: sc.q, T, H, D, pos0, theta: s.rope.theta, dim: s.rope.dim, kind: s.rope.kind });
           encodeRope(ctx, pass, { x: sc.k, T, H: Hkv, D, pos0, theta: s.rope.theta, dim: s.rope.dim, kind: s.rope.kind });
         }
-        encodeKvWrite(ctx, pass, { k: sc.k, v: sc.v, kCache: kv.k[l], vCache: kv.v[l], T, Hkv, D, pos0 });
+        encodeKvWrite(ctx, pass, { k: sc.k, v: sc.v, kCache: kv.k[l], vCache: kv.v[l], T, Hkv, D, pos0, kBits: this.kvBits[l].k, vBits: this.kvBits[l].v });
         encodeAttention(ctx, pass, { q: sc.q, kCache: kv.k[l], vCache: kv.v[l], o: sc.att, T, H, Hkv, D, pos0, scale: 1 / Math.sqrt(D), variant: this.simple ? 'simple' : 'auto' });
         const direct = p.attnScale === 1 && !want.has(tapName(l, 'attn_out'));
         if (direct) {
@@ -455,9 +574,14 @@ export class GpuBackend implements Backend {
     if (this.disposed) return;
     this.disposed = true;
     if (this.scratch) this.freeScratch(this.scratch);
-    for (const w of this.weights.values()) w.buffer.destroy();
-    for (const v of this.vectors.values()) v.destroy();
+    // Free only the buffers no other backend still holds (derive shares them).
+    for (const h of this.holds.values()) {
+      h.count.n--;
+      if (h.count.n === 0) for (const b of h.buffers) b.destroy();
+    }
+    this.holds.clear();
     this.weights.clear();
     this.vectors.clear();
+    this.lowRank.clear();
   }
 }
