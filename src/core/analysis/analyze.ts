@@ -18,6 +18,9 @@
 // Weights for the weight metrics are the model's tensors dequantized to f32 (tensorToF32), one tensor at
 // a time (not cached: a large model need not fit in memory as f32). The logit lens unembeds on the CPU
 // (ReferenceModel.unembed: the model's final norm and output matrix) unless `unembed` is given.
+// With `activationScanner` / `weightScanner` (the engine injects the GPU's, src/gpu/analysis-scans.ts) the
+// heavy scans of cos / lim / contrib / cka and of zd / weights run there and the scores are built from
+// their small results (src/core/analysis/scans.ts: the same fields); result.scanBackends says where.
 
 import type { Backend } from '../model/backend.ts';
 import type { LoadedModel } from '../formats/types.ts';
@@ -38,6 +41,7 @@ import { plainQmax } from '../quant/plain.ts';
 import { ACT_TAP, CTX_TAP, InputNormAccumulator } from './activations.ts';
 import { lensWithDetail, type LensDetail } from './lens-detail.ts';
 import { GROUPS, resolveMetricNames } from './metrics.ts';
+import { ckaFromScan, contribFromSums, cosFromSums, limFromSums, scanWeightStats, zdFromScan, type ActivationScan } from './scans.ts';
 import type { AnalysisMetricName, AnalysisResult, AnalyzeOptions, CalibrationFacts } from './types.ts';
 
 /** Taps the Taylor terms read when residual gradients come from opts.residGrad. */
@@ -182,6 +186,27 @@ export async function analyze(backend: Backend, model: LoadedModel, opts: Analyz
 
   const scores: LayerScores[] = [];
   let lens: LensDetail | null = null;
+  // Injected scanners (the GPU): one activation scan for cos / lim / contrib / cka, one weight scan for
+  // zd / weights, each run lazily by the first group that needs it; scanBackends records where each ran.
+  const scanBackends: Record<string, string> = {};
+  let actScan: Promise<ActivationScan> | undefined;
+  const scanActivations = () =>
+    (actScan ??= opts.activationScanner!.scan({ taps, nLayers: L, T, C, tokens: has('cos') || has('lim') || has('contrib'), cka: has('cka') }));
+  let wScan: ReturnType<typeof scanWeightStats> | undefined;
+  const scanWeights = () =>
+    (wScan ??= scanWeightStats({ nLayers: L, weight, inputNorms: acc ? (name: string) => acc.norms(name) : undefined, outlierK, owlM, effectiveRank: has('weights') }, opts.weightScanner!));
+  const tapsMetric = async (g: 'cos' | 'lim' | 'contrib' | 'cka'): Promise<LayerScores> => {
+    if (opts.activationScanner) {
+      const r = await scanActivations();
+      const s = g === 'cka' ? (r.cka ? ckaFromScan(r.cka) : null) : r.tokenSums ? { cos: cosFromSums, lim: limFromSums, contrib: contribFromSums }[g](r.tokenSums, L, T, taps) : null;
+      if (s) {
+        scanBackends[g] = opts.activationScanner.backend;
+        return s;
+      }
+    }
+    scanBackends[g] = 'cpu';
+    return computeMetric(g, { nLayers: L, taps, T, C });
+  };
   const calib: ablation.Calibration = { ids, baseLogits, vocabSize: V };
   const weight = weightLookup(model);
   // Gradient metrics (taylor, fisher, zo): one float64 CPU model and one set of Taylor terms, shared.
@@ -220,7 +245,7 @@ export async function analyze(backend: Backend, model: LoadedModel, opts: Analyz
       case 'lim':
       case 'contrib':
       case 'cka': {
-        const s = await timed(g, () => computeMetric(g, { nLayers: L, taps, T, C }));
+        const s = await timed(g, () => tapsMetric(g));
         if (g === 'cos' && n > 1) fixNoFirst(s, textStarts, T);
         scores.push(s);
         tick(g);
@@ -240,14 +265,16 @@ export async function analyze(backend: Backend, model: LoadedModel, opts: Analyz
         break;
       }
       case 'zd':
-        scores.push(await timed('zd', () => computeMetric('zd', { nLayers: L, weight })));
+        scores.push(await timed('zd', async () => (opts.weightScanner ? zdFromScan((await scanWeights()).zd) : computeMetric('zd', { nLayers: L, weight }))));
+        scanBackends.zd = opts.weightScanner?.backend ?? 'cpu';
         tick('zd');
         break;
       case 'weights': {
-        await timed('weights', () => {
+        await timed('weights', async () => {
           const ctx = { nLayers: L, weight, inputNorms: (name: string) => acc!.norms(name), outlierK, owlM };
-          const ws = weightsMetric.weightStats(ctx);
+          const ws = opts.weightScanner ? (await scanWeights()).stats : weightsMetric.weightStats(ctx);
           for (const id of GROUPS.weights) {
+            scanBackends[id] = id === 'erank' ? 'cpu' : (opts.weightScanner?.backend ?? 'cpu');
             const stat = id === 'w-fro' ? 'fro' : id === 'w-kurtosis' ? 'kurtosis' : id === 'w-outliers' ? 'outliers' : (id as 'owl' | 'erank');
             scores.push(weightsMetric.compute(ctx, stat, ws));
           }
@@ -312,6 +339,7 @@ export async function analyze(backend: Backend, model: LoadedModel, opts: Analyz
     activationSource: acc ? { ...acc.source } : null,
     options: { metrics: groups, outlierK, owlM, bits: has('quant') ? bits : [], formats: has('quant') ? formats : [], refBits, lensTopK },
     timings,
+    scanBackends,
   };
 }
 

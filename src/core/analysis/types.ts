@@ -7,6 +7,7 @@ import type { LoadedModel } from '../formats/types.ts';
 import type { CancelToken } from '../eval/perplexity.ts';
 import type { Agreement, LayerScores } from '../metrics/index.ts';
 import type { LensDetail } from './lens-detail.ts';
+import type { ActivationScanner, WeightScanner } from './scans.ts';
 
 /** Metric groups a caller asks for (the CLI's --metrics names). */
 export type AnalysisMetricName = 'cos' | 'lim' | 'zd' | 'contrib' | 'cka' | 'weights' | 'ablation' | 'quant' | 'lens' | 'taylor' | 'fisher' | 'zo' | 'agreement';
@@ -43,6 +44,13 @@ export interface AnalyzeOptions extends AnalyzeRequest {
   makeBackend?: (model: LoadedModel) => Backend | Promise<Backend>;
   /** Final norm + unembedding [T, C] -> [T, V] for the logit lens (default: the CPU reference's). */
   unembed?: (h: Float32Array, T: number) => Float32Array;
+  /**
+   * Runs the taps scans of cos, lim, contrib and cka (per-token sums, CKA Gram sums) somewhere else (the
+   * GPU: src/gpu/analysis-scans.ts) instead of the CPU loops of the metric modules; same report fields.
+   */
+  activationScanner?: ActivationScanner;
+  /** Runs the weight reductions of zd and weights (not erank: its SVD stays on the CPU) somewhere else. */
+  weightScanner?: WeightScanner;
   progress?: (done: number, total: number, what: string) => void;
   cancel?: CancelToken;
   /**
@@ -89,4 +97,6 @@ export interface AnalysisResult {
   options: { metrics: AnalysisMetricName[]; outlierK: number; owlM: number; bits: number[]; formats: string[]; refBits: number | null; lensTopK: number };
   /** Milliseconds per phase: 'forward' (calibration forwards with taps), 'activations', each metric group, 'total'. */
   timings: Record<string, number>;
+  /** Where each taps / weight metric's heavy scan ran, by metric id ('cpu' or the scanner's backend, e.g. 'gpu'; erank is always 'cpu'). */
+  scanBackends?: Record<string, string>;
 }
