@@ -11,6 +11,7 @@ import { nodeGpu } from './node-gpu.ts';
 import { describeSpec } from '../core/model/spec.ts';
 import { MetricNameError, reportText, resolveMetricNames, toReport } from '../core/analysis/index.ts';
 import { ALLOCATION_COMMANDS, allocateCommand, compareCommand, exportCommand, sweepCommand, type CliContext } from './allocate.ts';
+import { exportOnnxCommand, ExportOnnxUsageError } from './onnx.ts';
 
 const USAGE = `layerlab: layer-wise importance workbench (CLI)
 
@@ -31,6 +32,7 @@ Commands:
   export      --model PATH --alloc FILE --to json|llama-quantize|peft|csv|gguf --out FILE [--metrics LIST --text|--file]
   sweep       --model PATH (--text TEXT | --file FILE) --metric ID ([--from Q8_0] --to FMT | --drop block,attn,mlp)
               [--step PCT] [--seeds LIST]
+  export-onnx --model PATH --out FILE [--residual-outputs] [--weights 4bit|f32]   (ONNX opset 17, no KV cache)
 
 Options for every command:
   --json               machine-readable output (fields documented in README.md)
@@ -43,7 +45,7 @@ Options for every command:
 
 type Args = { _: string[]; [k: string]: string | boolean | string[] };
 
-const BOOL_FLAGS = new Set(['json', 'bos', 'no-bos', 'stop-at-eos', 'help', 'tiled', 'simple', 'cpu', 'gpu-only', 'cpu-only']);
+const BOOL_FLAGS = new Set(['json', 'bos', 'no-bos', 'stop-at-eos', 'help', 'tiled', 'simple', 'cpu', 'gpu-only', 'cpu-only', 'residual-outputs']);
 
 /**
  * Every option main() reads. An option outside this list is refused (a misspelt --temprature or --top_k
@@ -55,6 +57,7 @@ const CLI_OPTIONS = new Set([
   'text', 'file', 'prompt', 'tokens', 'temperature', 'top-k', 'top-p', 'seed', 'top', 'ctx',
   'metrics', 'bits', 'formats', 'ref-bits', 'outlier-k', 'owl-m', 'max-tokens',
   'strategy', 'out', 'format', 'low', 'n', 'metric', 'budget', 'alloc', 'to', 'from', 'step', 'seeds', 'decode-tokens', 'drop',
+  'residual-outputs', 'weights',
 ]);
 
 export function parseArgs(argv: string[]): Args {
@@ -144,7 +147,7 @@ export async function main(argv: string[], out: TextSink = process.stdout, err: 
   const print = (human: string, data: unknown) => out.write(json ? JSON.stringify(data, null, 2) + '\n' : human + '\n');
   const engine = new Engine(nodeGpu);
   try {
-    const known = ['info', 'tokenize', 'generate', 'logits', 'nll', 'perplexity', 'analyze', ...ALLOCATION_COMMANDS];
+    const known = ['info', 'tokenize', 'generate', 'logits', 'nll', 'perplexity', 'analyze', 'export-onnx', ...ALLOCATION_COMMANDS];
     if (cmd === 'analyze') {
       try {
         resolveMetricNames((str(a, 'metrics', true) ?? '').split(','));
@@ -158,6 +161,16 @@ export async function main(argv: string[], out: TextSink = process.stdout, err: 
     if (!['gpu', 'cpu', 'auto'].includes(backend)) throw new UsageError(`--backend must be gpu, cpu or auto, got "${backend}"`);
     const modelPath = resolveModel(a);
     const files = readModelFiles(modelPath, str(a, 'tokenizer'));
+    if (cmd === 'export-onnx') {
+      // CPU-side only: no device is acquired to write the graph (logic in cli/onnx.ts).
+      try {
+        const r = exportOnnxCommand({ files, out: str(a, 'out', true)!, residualOutputs: a['residual-outputs'] === true, weights: str(a, 'weights'), contextLength: num(a, 'context', false, true) });
+        print(r.human, { model: modelPath, ...r.data });
+        return 0;
+      } catch (e) {
+        throw e instanceof ExportOnnxUsageError ? new UsageError(e.message) : e;
+      }
+    }
     const info = await engine.load({ kind: 'files', files }, { backend, contextLength: num(a, 'context', false, true) });
     const be = { kind: info.backend.kind, adapter: info.backend.adapter, software: info.backend.software };
     const addBos = bosFlag(a);
