@@ -8,6 +8,9 @@ import { createStore } from 'zustand/vanilla';
 import type { ModelInfo } from '../worker/api.ts';
 import type { LayerScores } from '../core/metrics/types.ts';
 import type { CatalogEntry } from './catalog.ts';
+import { initialAllocationState, type AllocationState } from './allocation.ts';
+import { initialCompareState, type CompareState } from './compare.ts';
+import type { SweepResult } from '../worker/engine-allocation.ts';
 
 /** An error as the page shows it: the loader's message, what to do about it, and when it happened. */
 export interface UserError {
@@ -24,7 +27,7 @@ export interface ProgressState {
   what: string;
 }
 
-export type JobKind = 'load' | 'generate' | 'nll' | 'importance';
+export type JobKind = 'load' | 'generate' | 'nll' | 'importance' | 'sweep' | 'export' | 'allocate' | 'compare';
 
 export type ThemeName = 'light' | 'dark';
 
@@ -141,6 +144,44 @@ export interface ImportanceState {
   tokenMetric: string;
 }
 
+/** One finished sweep (src/actions/experiments.ts): the engine's curves, on which model and text. */
+export interface SweepRunState {
+  result: SweepResult;
+  modelSerial: number;
+  seconds: number;
+}
+
+/** The Experiments panel: Layer-Wise Quantization format sweeps and LLM-Drop drop sweeps. */
+export interface ExperimentsState {
+  running: 'format' | 'drop' | null;
+  progress: ProgressState | null;
+  error: UserError | null;
+  cancelled: boolean;
+  /** Metric whose order the sweeps follow (an analysis metric id, e.g. cos). */
+  metric: string;
+  from: string;
+  to: string;
+  step: number;
+  seeds: number[];
+  maxTokens: number;
+  format: SweepRunState | null;
+  drop: SweepRunState | null;
+}
+
+/** Guided lesson mode (src/lessons): the open lesson and its step. */
+export interface LessonState {
+  id: string | null;
+  step: number;
+}
+
+/** What a share link in the URL did on open (src/app/share.ts): its error, or what it restored. */
+export interface ShareState {
+  error: UserError | null;
+  restored: { model: string; preset: string | null; allocation: boolean } | null;
+  /** An allocation from a share link, validated against the loaded model (plain JSON). */
+  allocation: unknown;
+}
+
 export interface UiState {
   theme: ThemeName;
   /** The user chose the theme (otherwise it follows prefers-color-scheme). */
@@ -153,7 +194,14 @@ export interface WorkbenchState {
   generation: GenerationState;
   nll: NllState;
   importance: ImportanceState;
+  /** The Allocation panel (src/store/allocation.ts). */
+  allocation: AllocationState;
+  /** The Compare panel (src/store/compare.ts). */
+  compare: CompareState;
   ui: UiState;
+  experiments: ExperimentsState;
+  lesson: LessonState;
+  share: ShareState;
   /** The engine job running now (one at a time; the page stays responsive). */
   job: { kind: JobKind; label: string } | null;
 }
@@ -206,7 +254,15 @@ export function initialState(opts: { theme?: ThemeName; calibrationText?: string
       maxTokens: 128,
       tokenMetric: 'cos',
     },
+    allocation: initialAllocationState(),
+    compare: initialCompareState(),
     ui: { theme: opts.theme ?? 'light', themeChosen: false },
+    experiments: {
+      running: null, progress: null, error: null, cancelled: false,
+      metric: 'cos', from: 'Q8_0', to: 'Q2_K', step: 20, seeds: [0, 1, 2], maxTokens: 128, format: null, drop: null,
+    },
+    lesson: { id: null, step: 0 },
+    share: { error: null, restored: null, allocation: null },
     job: null,
   };
 }

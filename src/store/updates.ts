@@ -2,7 +2,9 @@
 // data; see state.ts). They take the store as a parameter so tests can use a fresh one.
 
 import type { StoreApi } from 'zustand/vanilla';
-import type { CalibrationState, GenerationState, ImportanceState, ModelState, NllState, UiState, WorkbenchState } from './state.ts';
+import type {
+  CalibrationState, ExperimentsState, GenerationState, ImportanceState, LessonState, ModelState, NllState, ShareState, UiState, WorkbenchState,
+} from './state.ts';
 
 type Api = StoreApi<WorkbenchState>;
 
@@ -23,6 +25,15 @@ export function patchImportance(s: Api, p: Partial<ImportanceState>): void {
 }
 export function patchUi(s: Api, p: Partial<UiState>): void {
   s.setState((st) => ({ ui: { ...st.ui, ...p } }));
+}
+export function patchExperiments(s: Api, p: Partial<ExperimentsState>): void {
+  s.setState((st) => ({ experiments: { ...st.experiments, ...p } }));
+}
+export function patchLesson(s: Api, p: Partial<LessonState>): void {
+  s.setState((st) => ({ lesson: { ...st.lesson, ...p } }));
+}
+export function patchShare(s: Api, p: Partial<ShareState>): void {
+  s.setState((st) => ({ share: { ...st.share, ...p } }));
 }
 
 /** Appends one streamed token (ids and pieces grow; the live rate is recomputed). */
