@@ -12,8 +12,10 @@ import { analyze } from '../../src/core/analysis/index.ts';
 import { GpuBackend } from '../../src/gpu/gpu-backend.ts';
 import { GpuAnalysisScanner } from '../../src/gpu/analysis-scans.ts';
 import type { LayerScores } from '../../src/core/metrics/types.ts';
+import { Engine } from '../../src/worker/engine.ts';
 import { MODELS } from '../helpers/parity.ts';
-import { skipGpu, testDevice } from '../helpers/gpu.ts';
+import { readModelBytes } from '../helpers/models.ts';
+import { nodeGpu, skipGpu, testDevice } from '../helpers/gpu.ts';
 import { expectScoresClose } from '../helpers/scores-close.ts';
 
 describe.skipIf(skipGpu)('analysis scans on the GPU (stories260K GGUF)', () => {
@@ -68,5 +70,18 @@ describe.skipIf(skipGpu)('analysis scans on the GPU (stories260K GGUF)', () => {
     expect(gl.scanBackends).toEqual({ cka: 'gpu' });
     expectScoresClose(by(gl, 'cka'), by(cl, 'cka'), tol.cka, 'cka (feature form)');
     gpu.dispose();
+  });
+
+  it('the engine injects the GPU scanner on a GPU backend only (scanBackends)', async () => {
+    const files = [{ name: 'stories260K.gguf', bytes: readModelBytes('stories260K-gguf/stories260K.gguf') }];
+    const req = { texts: ['Once upon a time'], metrics: ['lim', 'zd'] };
+    const seen: Record<string, Record<string, string> | undefined> = {};
+    for (const backend of ['gpu', 'cpu'] as const) {
+      const e = new Engine(async () => nodeGpu());
+      await e.load({ kind: 'files', files }, { backend });
+      seen[backend] = (await e.analyze(req)).scanBackends;
+      await e.unload();
+    }
+    expect(seen).toEqual({ gpu: { lim: 'gpu', zd: 'gpu' }, cpu: { lim: 'cpu', zd: 'cpu' } });
   });
 });
