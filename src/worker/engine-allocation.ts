@@ -56,7 +56,7 @@ export interface TextRequest {
   /** Cut the evaluation / calibration text to this many tokens. */
   maxTokens?: number;
   /** A finished analysis (e.g. the page's importance results) to take the metric scores from instead of measuring again; used when it holds every metric (and format) needed. */
-  analysis?: AnalysisResult;
+  analysis?: Pick<AnalysisResult, 'scores'>;
 }
 
 export type StrategyName = 'uniform' | 'ranked' | 'reverse' | 'random' | 'solve';
@@ -121,6 +121,8 @@ export interface PplSide {
 export interface GenSide {
   ids: number[];
   text: string;
+  /** Vocabulary piece of each generated id (the page marks the divergence on them). */
+  pieces: string[];
 }
 
 export interface SideBySide {
@@ -262,7 +264,7 @@ export function evalIds(h: AllocationHost, r: TextRequest): number[] {
  * The analysis with `metrics` (and, for quant, the GGUF `formats`): the request's own analysis when it has
  * every metric id (and format) asked for, else a fresh one on the request's text.
  */
-export async function analysisFor(h: AllocationHost, r: TextRequest, metrics: string[], formats?: string[]): Promise<AnalysisResult> {
+export async function analysisFor(h: AllocationHost, r: TextRequest, metrics: string[], formats?: string[]): Promise<Pick<AnalysisResult, 'scores'>> {
   const given = r.analysis;
   if (given) {
     const ids = new Set(given.scores.map((s) => s.metricId));
@@ -346,7 +348,7 @@ async function sideBySide(h: AllocationHost, g: GenerationRequest, addBos: boole
   const o = { maxTokens: g.tokens, temperature: g.temperature ?? 0, topK: g.topK, topP: g.topP, seed: g.seed ?? 0, cancel: cancelToken(h) };
   const gb = await generate(base, promptIds, o);
   const gm = await generate(modified, promptIds, o);
-  const side = (ids: number[]): GenSide => ({ ids, text: tok.decode(ids) });
+  const side = (ids: number[]): GenSide => ({ ids, text: tok.decode(ids), pieces: ids.map((i) => tok.piece(i)) });
   return { prompt: g.prompt, promptIds, base: side(gb.generatedIds), modified: side(gm.generatedIds), firstDivergence: firstDivergence(gb.generatedIds, gm.generatedIds) };
 }
 
