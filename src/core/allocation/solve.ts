@@ -10,6 +10,11 @@
 //             states are the non-dominated (cost, damage) pairs per drop-count tuple; costs need not be
 //             integers, so the result is exact for any cost unit. Ties: lower damage, then lower cost,
 //             then the earliest options (block order, option order). Deterministic.
+// Budgets: average bits per weight, total bytes, or a parameter ratio (params=R: the blocks' linear weights
+// keep at most R of their parameters; a dropped part keeps 0, a rank option its factors; param-budget.ts).
+// Rank options (fractions of each matrix's break-even rank, param-budget.ts) sit next to formats and drops,
+// so drop + format + rank is one problem with one budget.
+//
 // lagrangian: for lambda >= 0 every block independently takes argmin d + lambda c; the smallest lambda
 //             whose choice fits is found by bisection. Gives a feasible plan and the dual bound
 //             g(lambda) = sum_l min_j (d_lj + lambda c_lj) - lambda B <= optimum (weak duality), a check on
@@ -21,6 +26,7 @@ import type { QuantExtra } from '../metrics/quant-sensitivity.ts';
 import type { AnalysisResult } from '../analysis/types.ts';
 import { allocatableTensors, emptyAllocation, formatBitsPerWeight, parseWeightFormat, resolveGgufFormat, sublayerOf, type Allocation, type DropKind, type WeightFormat } from './schema.ts';
 import { GGMLType, TYPE_INFO } from '../quant/types.ts';
+import { blockMatrices, rankKey, rankOptionRanks, rankParams } from './param-budget.ts';
 
 export interface SolveOption {
   label: string;
@@ -30,6 +36,8 @@ export interface SolveOption {
   drop?: DropKind;
   /** Weight format of the kept weights. */
   format?: string;
+  /** Rank option: fraction of each matrix's break-even rank (param-budget.ts rankOptionRanks). */
+  rank?: number;
 }
 
 export interface SolveProblem {
@@ -167,6 +175,8 @@ export function solveLagrangian(p: SolveProblem, iterations = 200): LagrangianRe
 export interface SensitivityTable {
   formats: Record<string, number[]>;
   drop?: Partial<Record<DropKind, number[]>>;
+  /** Rank options keyed by rankKey(fraction) ("rank0.5"), one measured damage per block (measureRankSensitivity). */
+  rank?: Record<string, number[]>;
 }
 
 /**
@@ -213,9 +223,13 @@ export interface BlockProblemOptions {
   formats: string[];
   /** Allow 'drop attn + format on the MLP' and 'drop block' options where the table has their damage. */
   drops?: DropKind[];
-  /** Budget: average bits per weight over the blocks' linear weights, or total bytes of them. */
-  budget: { bitsPerWeight: number } | { bytes: number };
+  /** Budget: average bits per weight over the blocks' linear weights, total bytes of them, or the ratio of their parameters kept. */
+  budget: { bitsPerWeight: number } | { bytes: number } | { params: number };
   maxDrops?: Partial<Record<DropKind, number>>;
+  /** Rank options: fractions of each matrix's break-even rank (damage from table.rank[rankKey(f)]); factors stored F32. */
+  ranks?: number[];
+  /** Add a 'keep' option (weights unchanged, damage 0, costed as F32). */
+  keep?: boolean;
 }
 
 /**
@@ -227,26 +241,43 @@ export interface BlockProblemOptions {
  */
 export function blockProblem(spec: ModelSpec, table: SensitivityTable, o: BlockProblemOptions): SolveProblem {
   const bytes = 'bytes' in o.budget;
+  const byParams = 'params' in o.budget;
   const unit = bytes ? 8 : 1;
+  // Cost of a part of a block: its stored bits (/ 8 for bytes), or its parameters for a params budget.
+  const cost = (bits: number, params: number): number => (byParams ? params : bits / unit);
   const options: SolveOption[][] = [];
   let params = 0;
   for (let l = 0; l < spec.nLayers; l++) {
     const opts: SolveOption[] = [];
+    const formatOptions: { name: string; d: number; f: WeightFormat }[] = [];
+    if (o.keep) formatOptions.push({ name: 'keep', d: 0, f: { kind: 'gguf', name: 'F32', type: GGMLType.F32 } });
     for (const name of o.formats) {
       const f = parseWeightFormat(name);
       const d = table.formats[name]?.[l];
       if (!f) throw new Error(`blockProblem: unknown format "${name}"`);
       if (d === undefined) throw new Error(`blockProblem: no measured damage for ${name} at block ${l}`);
-      if (!Number.isFinite(d)) continue;
+      if (Number.isFinite(d)) formatOptions.push({ name, d, f });
+    }
+    for (const { name, d, f } of formatOptions) {
       const b = blockBits(spec, l, f);
       const tot = b.params.attn + b.params.mlp;
-      opts.push({ label: name, format: name, cost: (b.attn + b.mlp) / unit, damage: d });
+      const format = name === 'keep' ? undefined : name;
+      opts.push({ label: name, format, cost: cost(b.attn + b.mlp, tot), damage: d });
       for (const k of o.drops ?? []) {
         const dd = table.drop?.[k]?.[l];
         if (dd === undefined || !Number.isFinite(dd) || k === 'block') continue;
         const kept = k === 'attn' ? 'mlp' : 'attn';
-        opts.push({ label: `drop ${k} + ${name}`, format: name, drop: k, cost: b[kept] / unit, damage: dd + (d * b.params[kept]) / tot });
+        opts.push({ label: `drop ${k} + ${name}`, format, drop: k, cost: cost(b[kept], b.params[kept]), damage: dd + (d * b.params[kept]) / tot });
       }
+    }
+    for (const fr of o.ranks ?? []) {
+      const d = table.rank?.[rankKey(fr)]?.[l];
+      if (d === undefined) throw new Error(`blockProblem: no measured damage for rank option ${fr} at block ${l}`);
+      if (!Number.isFinite(d)) continue;
+      const ranks = rankOptionRanks(spec, l, fr);
+      let p = 0;
+      for (const m of blockMatrices(spec)) if (m.layer === l) p += rankParams(m.rows, m.cols, ranks[m.name]);
+      opts.push({ label: `${rankKey(fr)}`, rank: fr, cost: cost(32 * p, p), damage: d });
     }
     const db = table.drop?.block?.[l];
     if (o.drops?.includes('block') && db !== undefined && Number.isFinite(db)) opts.push({ label: 'drop block', drop: 'block', cost: 0, damage: db });
@@ -255,7 +286,12 @@ export function blockProblem(spec: ModelSpec, table: SensitivityTable, o: BlockP
     const b0 = blockBits(spec, l, { kind: 'gguf', name: 'F32', type: GGMLType.F32 });
     params += b0.params.attn + b0.params.mlp;
   }
-  const budget = 'bytes' in o.budget ? o.budget.bytes : o.budget.bitsPerWeight * params;
+  let budget: number;
+  if ('bytes' in o.budget) budget = o.budget.bytes;
+  else if ('params' in o.budget) {
+    if (!(o.budget.params > 0 && o.budget.params <= 1)) throw new Error(`blockProblem: params budget must be in (0, 1], got ${o.budget.params}`);
+    budget = o.budget.params * params;
+  } else budget = o.budget.bitsPerWeight * params;
   return { options, budget, maxDrops: o.maxDrops };
 }
 
@@ -269,7 +305,11 @@ export function solutionToAllocation(spec: ModelSpec, p: SolveProblem, r: SolveR
     const e: { format?: string; drop?: DropKind } = {};
     if (o.format) e.format = o.format;
     if (o.drop) e.drop = o.drop;
-    a.layers![String(l)] = e;
+    if (o.rank !== undefined) {
+      a.tensors ??= {};
+      for (const [n, k] of Object.entries(rankOptionRanks(spec, l, o.rank))) a.tensors[n] = { rank: k };
+    }
+    if (Object.keys(e).length) a.layers![String(l)] = e;
   });
   return a;
 }
