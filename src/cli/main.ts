@@ -25,8 +25,9 @@ Commands:
   analyze     --model PATH (--text TEXT | --file FILE) --metrics LIST [--bits 8,6,4,3,2] [--formats Q8_0,Q4_0,...]
               [--ref-bits B] [--outlier-k K] [--owl-m M] [--top-k K] [--max-tokens N]
               LIST: comma-separated cos,lim,zd,contrib,cka,weights,ablation,quant,lens,agreement,taylor,fisher,zo or all
-  allocate    --model PATH --strategy uniform|ranked|reverse|random|solve --out FILE [--format FMT] [--low FMT --n N]
-              [--metric ID] [--seed S] [--budget bpw=X|bytes=N|drop-blocks=N] [--formats LIST] [--text TEXT | --file FILE]
+  allocate    --model PATH --strategy uniform|ranked|reverse|random|solve|drank|owl --out FILE [--format FMT] [--low FMT --n N]
+              [--metric ID] [--seed S] [--budget bpw=X|bytes=N|params=R|drop-blocks=N] [--formats LIST] [--text TEXT | --file FILE]
+              [--ranks 0.25,0.5 --drop attn,mlp,block] (solve: rank / drop options) [--lambda L --sparsity-method wanda|magnitude] (owl)
   compare     --model PATH --alloc FILE (--text TEXT | --file FILE) [--max-tokens N] [--decode-tokens N] [--ctx N]
               [--prompt TEXT --tokens N [--temperature T --top-k K --top-p P --seed S]]
   export      --model PATH --alloc FILE --to json|llama-quantize|peft|csv|gguf --out FILE [--metrics LIST --text|--file]
@@ -57,6 +58,7 @@ const CLI_OPTIONS = new Set([
   'text', 'file', 'prompt', 'tokens', 'temperature', 'top-k', 'top-p', 'seed', 'top', 'ctx',
   'metrics', 'bits', 'formats', 'ref-bits', 'outlier-k', 'owl-m', 'max-tokens',
   'strategy', 'out', 'format', 'low', 'n', 'metric', 'budget', 'alloc', 'to', 'from', 'step', 'seeds', 'decode-tokens', 'drop',
+  'ranks', 'lambda', 'sparsity-method',
   'residual-outputs', 'weights',
 ]);
 

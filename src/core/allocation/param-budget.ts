@@ -21,9 +21,9 @@
 // owl (sparsity): OWL (Yin et al. 2023, "Outlier Weighed Layerwise Sparsity", arXiv 2310.05175, §3.3)
 //   gives block l a sparsity that falls with its outlier ratio D_l (metrics/weights.ts 'owl': share of
 //   Wanda scores above M x their block mean). As in the authors' code: D is min-max normalised to
-//   [0, 2 lambda], keep_l = n_l - mean(n) + c with c = 1 - S (S the target sparsity, here 1 - R), so
-//   every block stays within [S - lambda, S + lambda]; sparsity_l = 1 - keep_l, with a higher outlier
-//   ratio keeping more weights. Here c is then lowered by bisection (64 steps) until the kept count,
+//   [0, 2 lambda], keep_l = n_l - mean(n) + c with c = 1 - S (S the target sparsity, here 1 - R), so the
+//   sparsities average S and span 2 lambda (OWL's [S - lambda, S + lambda] when the mean of n is lambda);
+//   sparsity_l = 1 - keep_l, a higher outlier ratio keeping more weights. Here c is then lowered by bisection (64 steps) until the kept count,
 //   with applySparsity's floors, is at most R of the parameters, and sparsities are clamped to
 //   [0, 0.99]. Equal D everywhere gives uniform sparsity S. Every linear weight of block l gets
 //   sparsity_l with the chosen method (Wanda by default, as OWL).
