@@ -1,0 +1,289 @@
+// Running an opened ONNX causal LM with onnxruntime-web behind LayerLab's Backend contract
+// (core/model/backend.ts), so that eval, analysis and comparison code run unchanged on it.
+//
+// - Taps: the graph is rewritten once to add a graph output for every residual-stream point the graph
+//   analysis found (graph.ts), named per core/model/taps.ts: blk.l.in / attn_out / mid / mlp_out / out
+//   (each [T, C]), final_norm [T, C], and the inputs of the output projections blk.l.attn_ctx [T, H*D]
+//   and blk.l.ffn_act [T, dFF] (the Wanda/OWL input norms of core/analysis/activations.ts). A run
+//   fetches only the outputs asked for.
+// - Weights: a modified LoadedModel (an applied allocation, core/allocation/apply-weights.ts) is written
+//   back into the initializers it came from (dequantized to f32, transposed back to [in, out] where the
+//   graph stores it so): quantize-dequantize for every format. Structural interventions (skip-block,
+//   skip-attn, skip-mlp, scale) multiply the sublayer's output projection and its bias by 0 (or the
+//   factor), which zeroes (scales) the sublayer's output; a skipped sublayer taps as zeros, a scaled one
+//   taps its scaled output (the native engines tap it unscaled).
+// - Inputs: input_ids [1, T]; attention_mask all ones; position_ids 0..T-1; past key/values with past
+//   length 0 (first dim 1, every other symbolic dim 0); boolean flags (use_cache_branch) false.
+// - Decoding sessions re-run the whole prefix for every append (no KV cache is carried between runs):
+//   correct, and O(T^2) in total; fine for the small models this is meant for, slow for long texts.
+// - Execution: onnxruntime-web's wasm backend (one thread in Node); a caller may pass other execution
+//   providers (e.g. ['webgpu', 'wasm'] in Chromium).
+
+import * as ort from 'onnxruntime-web';
+import type { Backend, BackendInfo, Session } from '../core/model/backend.ts';
+import type { ModelSpec } from '../core/model/spec.ts';
+import type { LoadedModel } from '../core/formats/types.ts';
+import { checkIds } from '../core/model/spec.ts';
+import { planLayers, tapName, type ForwardOptions, type ForwardResult } from '../core/model/taps.ts';
+import { tensorToF32 } from '../core/model/weights.ts';
+import { encodeOnnxModel, OnnxDataType, tensorValueInfo, type OnnxModel, type OnnxNode, type OnnxTensor } from './proto.ts';
+import { initValues, transpose, type OnnxLoaded } from './import.ts';
+
+let envSet = false;
+function setEnv(): void {
+  if (envSet) return;
+  envSet = true;
+  const proc = (globalThis as { process?: { versions?: { node?: string } } }).process;
+  if (proc?.versions?.node) ort.env.wasm.numThreads = 1;
+}
+
+/** Tap name -> graph tensor name for every tap the analysis can serve. */
+export function tapTensors(loaded: OnnxLoaded): Map<string, string> {
+  const a = loaded.analysis;
+  const m = new Map<string, string>();
+  for (const b of a.blocks) {
+    const l = b.layer;
+    m.set(tapName(l, 'in'), b.attn.resIn);
+    m.set(tapName(l, 'attn_out'), b.attn.subOut);
+    m.set(tapName(l, 'mid'), b.attn.resOut);
+    m.set(tapName(l, 'mlp_out'), b.mlp.subOut);
+    m.set(tapName(l, 'out'), b.mlp.resOut);
+    if (b.attn.outProj) m.set(`blk.${l}.attn_ctx`, b.attn.outProj.input);
+    if (b.mlp.outProj) m.set(`blk.${l}.ffn_act`, b.mlp.outProj.input);
+  }
+  m.set('final_norm', a.finalNorm.output);
+  return m;
+}
+
+/** The graph with tap outputs added, fused Skip*Normalization sums named, and initializers replaced. */
+export function rewriteModel(loaded: OnnxLoaded, overrides: ReadonlyMap<string, Float32Array>, taps = true): OnnxModel {
+  const g = loaded.onnx.graph!;
+  const nodes: OnnxNode[] = (g.node ?? []).map((n, i) => {
+    const sum = loaded.analysis.sumOutputs.get(i);
+    if (!sum) return n;
+    const out = [...(n.output ?? [])];
+    while (out.length < 3) out.push('');
+    out[3] = sum;
+    return { ...n, output: out };
+  });
+  const outputs = [...(g.output ?? [])];
+  if (taps) {
+    const have = new Set(outputs.map((o) => o.name));
+    for (const t of new Set(tapTensors(loaded).values())) {
+      if (!have.has(t)) outputs.push(tensorValueInfo(t, OnnxDataType.FLOAT, []));
+      have.add(t);
+    }
+    // Unknown rank: drop the empty shape so onnxruntime does not read it as a scalar.
+    for (const o of outputs) if (o.type?.tensorType?.shape && !(o.type.tensorType.shape.dim?.length)) delete o.type.tensorType.shape;
+  }
+  const initializer: OnnxTensor[] = (g.initializer ?? []).map((t) => {
+    const v = overrides.get(t.name ?? '');
+    if (!v) return t;
+    const copy = new Float32Array(v);
+    return { name: t.name, dims: t.dims, dataType: OnnxDataType.FLOAT, rawData: new Uint8Array(copy.buffer) };
+  });
+  return { ...loaded.onnx, graph: { ...g, node: nodes, output: outputs, initializer } };
+}
+
+/** Initializer values (stored layout) for every canonical tensor of `modified` that differs from the loaded model's. */
+export function weightOverrides(loaded: OnnxLoaded, modified: LoadedModel | undefined): Map<string, Float32Array> {
+  const out = new Map<string, Float32Array>();
+  if (!modified) return out;
+  for (const [name, t] of modified.tensors) {
+    const orig = loaded.model.tensors.get(name);
+    if (orig === t) continue;
+    const src = loaded.canonical.get(name);
+    if (!src) throw new Error(`tensor ${name} was changed but has no initializer in the ONNX graph to write it to`);
+    const v = tensorToF32(t);
+    out.set(src.init, src.transposed ? transpose(v, t.shape[0], t.shape[1]) : Float32Array.from(v));
+  }
+  return out;
+}
+
+export interface OnnxBackendOptions {
+  /** A modified canonical model (applied allocation) whose tensors replace the initializers. */
+  modified?: LoadedModel;
+  /** onnxruntime execution providers (default ['wasm']). */
+  executionProviders?: string[];
+}
+
+export class OnnxBackend implements Backend {
+  readonly spec: ModelSpec;
+  private readonly taps: Map<string, string>;
+  private readonly overrides: Map<string, Float32Array>;
+  private base: ort.InferenceSession | null = null;
+  private variant: { key: string; session: ort.InferenceSession } | null = null;
+  private peak = 0;
+
+  private constructor(readonly loaded: OnnxLoaded, private opts: OnnxBackendOptions) {
+    this.spec = (opts.modified ?? loaded.model).spec;
+    this.taps = tapTensors(loaded);
+    this.overrides = weightOverrides(loaded, opts.modified);
+  }
+
+  static async create(loaded: OnnxLoaded, opts: OnnxBackendOptions = {}): Promise<OnnxBackend> {
+    setEnv();
+    const b = new OnnxBackend(loaded, opts);
+    b.base = await b.sessionFor(b.overrides);
+    return b;
+  }
+
+  private async sessionFor(overrides: ReadonlyMap<string, Float32Array>): Promise<ort.InferenceSession> {
+    const bytes = encodeOnnxModel(rewriteModel(this.loaded, overrides));
+    try {
+      return await ort.InferenceSession.create(bytes, { executionProviders: this.opts.executionProviders ?? ['wasm'], graphOptimizationLevel: 'basic' });
+    } catch (e) {
+      throw new Error(`onnxruntime could not load the graph: ${(e as Error).message}`);
+    }
+  }
+
+  info(): BackendInfo {
+    let bytes = 0;
+    for (const t of this.loaded.onnx.graph?.initializer ?? []) bytes += t.rawData?.byteLength ?? 0;
+    return { kind: 'cpu', adapter: `onnxruntime-web ${ort.env.versions?.web ?? ''} (${(this.opts.executionProviders ?? ['wasm']).join(', ')})`.replace('  ', ' '), software: false, weightBytes: bytes };
+  }
+
+  /** Output-projection overrides for structural interventions (on top of the weight overrides). */
+  private interventionOverrides(opts: ForwardOptions): { key: string; map: Map<string, Float32Array> } | null {
+    const ivs = opts.interventions ?? [];
+    if (ivs.length === 0) return null;
+    const plans = planLayers(this.spec.nLayers, ivs);
+    const map = new Map(this.overrides);
+    const parts: string[] = [];
+    const inits = new Map((this.loaded.onnx.graph!.initializer ?? []).map((t) => [t.name ?? '', t]));
+    const scaleProj = (l: number, kind: 'attn' | 'mlp', f: number): void => {
+      if (f === 1) return;
+      const step = this.loaded.analysis.blocks[l][kind];
+      const p = step.outProj;
+      if (!p) throw new Error(`block ${l}: the ${kind} sublayer's output projection was not found in the graph, so it cannot be dropped or scaled`);
+      for (const name of [p.weight, p.bias]) {
+        if (!name) continue;
+        const v = (map.get(name) ?? initValues(inits.get(name)!)).map((x) => x * f);
+        map.set(name, v);
+      }
+      parts.push(`${l}${kind}${f}`);
+    };
+    plans.forEach((p, l) => {
+      scaleProj(l, 'attn', p.skipAttn ? 0 : p.attnScale);
+      scaleProj(l, 'mlp', p.skipMlp ? 0 : p.mlpScale);
+    });
+    return parts.length ? { key: parts.join(','), map } : null;
+  }
+
+  private async pick(opts: ForwardOptions): Promise<ort.InferenceSession> {
+    const iv = this.interventionOverrides(opts);
+    if (!iv) return this.base!;
+    if (this.variant?.key !== iv.key) {
+      await this.variant?.session.release();
+      this.variant = { key: iv.key, session: await this.sessionFor(iv.map) };
+    }
+    return this.variant.session;
+  }
+
+  private feeds(ids: number[]): Record<string, ort.Tensor> {
+    const T = ids.length;
+    const feeds: Record<string, ort.Tensor> = {};
+    const ints = (elemType: number, values: number[], dims: number[]): ort.Tensor =>
+      elemType === OnnxDataType.INT32
+        ? new ort.Tensor('int32', Int32Array.from(values), dims)
+        : elemType === OnnxDataType.FLOAT
+          ? new ort.Tensor('float32', Float32Array.from(values), dims)
+          : new ort.Tensor('int64', BigInt64Array.from(values.map((v) => BigInt(v))), dims);
+    for (const inp of this.loaded.analysis.inputs) {
+      const dims2 = inp.dims.length === 1 ? [T] : [1, T];
+      if (inp.role === 'input_ids') feeds[inp.name] = ints(inp.elemType, ids, dims2);
+      else if (inp.role === 'attention_mask') feeds[inp.name] = ints(inp.elemType, ids.map(() => 1), dims2);
+      else if (inp.role === 'position_ids') feeds[inp.name] = ints(inp.elemType, ids.map((_, i) => i), dims2);
+      else if (inp.role === 'flag') feeds[inp.name] = new ort.Tensor('bool', new Uint8Array(1), inp.dims.length ? [1] : []);
+      else {
+        const dims = inp.dims.map((d, i) => (typeof d === 'number' ? d : i === 0 ? 1 : 0));
+        if (!dims.includes(0)) throw new Error(`past input ${inp.name} has a fixed shape [${inp.dims.join(', ')}]: LayerLab cannot feed it an empty past`);
+        feeds[inp.name] = new ort.Tensor('float32', new Float32Array(0), dims);
+      }
+    }
+    return feeds;
+  }
+
+  async forward(ids: number[], opts: ForwardOptions = {}): Promise<ForwardResult> {
+    checkIds(this.spec, ids, 0, this.spec.contextLength);
+    const T = ids.length;
+    const V = this.spec.vocabSize;
+    const session = await this.pick(opts);
+    const want = (opts.taps ?? []).filter((t) => t !== 'logits');
+    const fetch = new Set<string>([this.loaded.analysis.logits]);
+    for (const t of want) {
+      const name = this.taps.get(t);
+      if (!name) throw new Error(`the ONNX graph has no tap ${t} (taps: blk.N.in/attn_out/mid/mlp_out/out, blk.N.attn_ctx, blk.N.ffn_act, final_norm)`);
+      fetch.add(name);
+    }
+    const out = await session.run(this.feeds(ids), [...fetch]);
+    let bytes = 0;
+    const data = (name: string): Float32Array => {
+      const t = out[name];
+      if (!t || t.type !== 'float32') throw new Error(`onnxruntime returned ${t ? t.type : 'nothing'} for ${name}; LayerLab reads float32 graphs`);
+      bytes += (t.data as Float32Array).byteLength;
+      return t.data as Float32Array;
+    };
+    const all = data(this.loaded.analysis.logits);
+    if (all.length !== T * V) throw new Error(`logits output ${this.loaded.analysis.logits} has ${all.length} values, expected T*V = ${T}*${V}`);
+    const logits = opts.logits === 'last' ? all.slice((T - 1) * V) : all;
+    const taps: Record<string, Float32Array> = {};
+    for (const t of want) {
+      const v = data(this.taps.get(t)!);
+      if (v.length % T !== 0) throw new Error(`tap ${t} has ${v.length} values, not a multiple of T = ${T}`);
+      taps[t] = v;
+    }
+    for (const t of Object.values(out)) t.dispose?.();
+    this.peak = Math.max(this.peak, bytes);
+    return { logits, taps, T };
+  }
+
+  session(maxTokens = this.spec.contextLength): Session {
+    let ids: number[] = [];
+    const run = (all: number[], o: ForwardOptions) => this.forward(all, o);
+    const V = this.spec.vocabSize;
+    return {
+      get position() {
+        return ids.length;
+      },
+      async append(newIds: number[], opts: ForwardOptions = {}): Promise<ForwardResult> {
+        if (ids.length + newIds.length > maxTokens) throw new Error(`forward: ${ids.length + newIds.length} positions exceed the cache/context of ${maxTokens}`);
+        const all = [...ids, ...newIds];
+        const r = await run(all, { ...opts, logits: opts.logits === 'last' ? 'last' : 'all' });
+        const n = newIds.length;
+        const p0 = ids.length;
+        ids = all;
+        const logits = opts.logits === 'last' ? r.logits : r.logits.slice(p0 * V);
+        const taps: Record<string, Float32Array> = {};
+        for (const [k, v] of Object.entries(r.taps)) {
+          const w = v.length / all.length;
+          taps[k] = v.slice(p0 * w);
+        }
+        return { logits, taps, T: n };
+      },
+      reset() {
+        ids = [];
+      },
+      dispose() {
+        ids = [];
+      },
+    };
+  }
+
+  peakBytes(): number {
+    return this.peak;
+  }
+
+  dispose(): void {
+    void this.base?.release();
+    void this.variant?.session.release();
+    this.base = null;
+    this.variant = null;
+  }
+}
+
+/** The opened ONNX model's backend, and a factory for modified copies (allocations). */
+export async function openOnnxBackend(loaded: OnnxLoaded, executionProviders?: string[]): Promise<{ backend: OnnxBackend; makeBackend: (m: LoadedModel) => Promise<Backend> }> {
+  const backend = await OnnxBackend.create(loaded, { executionProviders });
+  return { backend, makeBackend: (m) => OnnxBackend.create(loaded, { modified: m, executionProviders }) };
+}

@@ -1,0 +1,205 @@
+// Opening ONNX causal LMs (src/onnx/graph.ts, import.ts, session.ts): test graphs of stories260K's real
+// weights written in the fixture (two styles, independent of the exporter and of the importer), run with
+// onnxruntime-web's wasm backend, against LayerLab's native CPU engine on the llama2.c checkpoint: graph
+// analysis finds the blocks and the right weights, logits and every residual-stream tap agree, the
+// residual cosines and the other activation/weight metrics agree, interventions and allocations applied
+// by rewriting initializers agree with the native engine's, and bad inputs get clear errors.
+import { describe, expect, it, beforeAll } from 'vitest';
+import { loadModelFromFiles } from '../../src/core/formats/load.ts';
+import type { LoadedModel } from '../../src/core/formats/types.ts';
+import { CpuBackend } from '../../src/core/model/cpu-backend.ts';
+import { allBlockTaps, tapName } from '../../src/core/model/taps.ts';
+import { tensorToF32 } from '../../src/core/model/weights.ts';
+import { computeMetric } from '../../src/core/metrics/index.ts';
+import { analyze } from '../../src/core/analysis/analyze.ts';
+import { applyAllocation } from '../../src/core/allocation/apply-weights.ts';
+import { uniform } from '../../src/core/allocation/strategies.ts';
+import { compareModels } from '../../src/core/allocation/compare.ts';
+import { decodeOnnxModel, encodeOnnxModel, OnnxFormatError, type OnnxModel } from '../../src/onnx/proto.ts';
+import { analyzeGraph } from '../../src/onnx/graph.ts';
+import { checkOnnxMetrics, loadOnnx, type OnnxLoaded } from '../../src/onnx/import.ts';
+import { OnnxBackend } from '../../src/onnx/session.ts';
+import { readModelBytes } from '../helpers/models.ts';
+import { expectAllClose } from '../helpers/close.ts';
+import { bagOfWordsOnnx, llamaOnnx, mlpOnnx, permuteHalf } from './onnx-import-fixtures.ts';
+
+const native: LoadedModel = loadModelFromFiles([
+  { name: 'stories260K.bin', bytes: readModelBytes('stories260K/stories260K.bin') },
+  { name: 'tok512.bin', bytes: readModelBytes('stories260K/tok512.bin') },
+]);
+const cpu = new CpuBackend(native);
+const ids = native.tokenizer.encode('Once upon a time, there was a little girl named Lily. She loved', { addBos: true });
+const L = native.spec.nLayers;
+const TOL = { atol: 1e-4, rtol: 1e-4 };
+
+/** Bit-equal arrays (the importer only reorders stored float32 values). */
+const same = (got: Float32Array, want: Float32Array, what: string) => expectAllClose(got, want, { atol: 0, rtol: 0 }, what);
+
+const open = (m: OnnxModel, extra: { name: string; bytes: Uint8Array }[] = []): OnnxLoaded =>
+  loadOnnx([{ name: 'model.onnx', bytes: encodeOnnxModel(m) }, ...extra], { tokenizer: native.tokenizer, contextLength: native.spec.contextLength });
+
+for (const style of ['optimum', 'anonymous'] as const) {
+  describe(`ONNX ${style}-style Llama graph of stories260K`, () => {
+    let loaded: OnnxLoaded;
+    let be: OnnxBackend;
+    beforeAll(async () => {
+      loaded = open(llamaOnnx(native, { style, past: style === 'optimum' }));
+      be = await OnnxBackend.create(loaded);
+    });
+
+    it('graph analysis finds 5 attention + MLP blocks, the norms, the unembedding, and no ambiguity', () => {
+      const a = loaded.analysis;
+      expect(a.blocks.length).toBe(L);
+      expect(a.ambiguities).toEqual([]);
+      expect(a.confidence).toBe('high');
+      expect(a.heads).toEqual({ nHeads: 8, nKvHeads: 4, headDim: 8, fromGraph: true });
+      expect(a.finalNorm.kind).toBe('rms');
+      expect(a.finalNorm.form).toBe(style === 'optimum' ? 'decomposed-rms' : 'SimplifiedLayerNormalization');
+      expect(a.finalNorm.eps).toBeCloseTo(1e-5, 10);
+      expect(a.unembedding?.tied).toBe(true); // the optimum style stores an equal copy: tied by value
+      expect(a.inputs.map((i) => i.role).filter((r) => r === 'past').length).toBe(style === 'optimum' ? 2 * L : 0);
+      for (const b of a.blocks) {
+        expect(Object.keys(b.attn.inProj).sort()).toEqual(['k', 'q', 'v']);
+        expect(Object.keys(b.mlp.inProj).sort()).toEqual(['gate', 'up']);
+        expect(b.attn.nameLayer).toBe(style === 'optimum' ? b.layer : null);
+      }
+      if (style === 'anonymous') expect(a.blocks[1].mlp.norm.form).toBe('SkipSimplifiedLayerNormalization');
+      const s = loaded.model.spec;
+      expect([s.nLayers, s.dModel, s.dFF, s.vocabSize, s.mlp, s.norm.kind]).toEqual([5, 64, 172, 512, 'silu-gate', 'rms']);
+    });
+
+    it('the weights attributed to each block are the checkpoint\'s (q/k in the half layout for the optimum style)', () => {
+      const { nHeads: H, nKvHeads: Hkv, headDim: D, dModel: C } = native.spec;
+      for (let l = 0; l < L; l++) {
+        for (const n of ['attn_v', 'attn_output', 'ffn_gate', 'ffn_up', 'ffn_down', 'attn_norm', 'ffn_norm']) {
+          same(tensorToF32(loaded.model.tensors.get(`blk.${l}.${n}`)!), tensorToF32(native.tensors.get(`blk.${l}.${n}`)!), `blk.${l}.${n}`);
+        }
+        const q = tensorToF32(native.tensors.get(`blk.${l}.attn_q`)!);
+        const k = tensorToF32(native.tensors.get(`blk.${l}.attn_k`)!);
+        same(tensorToF32(loaded.model.tensors.get(`blk.${l}.attn_q`)!), style === 'optimum' ? permuteHalf(q, H, D, C) : q, 'q');
+        same(tensorToF32(loaded.model.tensors.get(`blk.${l}.attn_k`)!), style === 'optimum' ? permuteHalf(k, Hkv, D, C) : k, 'k');
+      }
+      same(tensorToF32(loaded.model.tensors.get('output_norm')!), tensorToF32(native.tensors.get('output_norm')!), 'output_norm');
+    });
+
+    it('logits and every residual-stream tap equal the native engine\'s', async () => {
+      const taps = [...allBlockTaps(L), 'final_norm'];
+      const [r, want] = await Promise.all([be.forward(ids, { taps }), cpu.forward(ids, { taps })]);
+      expectAllClose(r.logits, want.logits, TOL);
+      for (const t of taps) expectAllClose(r.taps[t], want.taps[t], TOL, t);
+    });
+
+    it('residual cosines (cos metric) equal the native engine\'s within 1e-4', async () => {
+      const taps = allBlockTaps(L, ['in', 'mid', 'out']);
+      const [r, want] = await Promise.all([be.forward(ids, { taps }), cpu.forward(ids, { taps })]);
+      const ctx = (t: Record<string, Float32Array>) => ({ taps: t, T: ids.length, C: native.spec.dModel, nLayers: L });
+      const got = computeMetric('cos', ctx(r.taps));
+      const exp = computeMetric('cos', ctx(want.taps));
+      expectAllClose(Float32Array.from(got.perBlock), Float32Array.from(exp.perBlock), { atol: 1e-4, rtol: 0 });
+      expectAllClose(Float32Array.from(got.perToken!.flat()), Float32Array.from(exp.perToken!.flat()), { atol: 1e-4, rtol: 0 });
+    });
+
+    it('analyze (activation and weight metrics) on the ONNX model equals analyze on the checkpoint', async () => {
+      const metrics = ['cos', 'lim', 'contrib', 'cka', 'lens', 'zd', 'weights'];
+      const [got, want] = await Promise.all([analyze(be, loaded.model, { ids: [ids], metrics }), analyze(cpu, native, { ids: [ids], metrics })]);
+      expect(got.scores.map((s) => s.metricId)).toEqual(want.scores.map((s) => s.metricId));
+      for (let i = 0; i < got.scores.length; i++) {
+        expectAllClose(Float32Array.from(got.scores[i].perBlock), Float32Array.from(want.scores[i].perBlock), { atol: 1e-4, rtol: 1e-4 });
+      }
+      expect(got.activationSource).toEqual({ fromTaps: 2 * L, recomputed: 0 });
+      expect(got.calibration.baseNll).toBeCloseTo(want.calibration.baseNll, 4);
+    });
+
+    it('drops and scales (zeroed / scaled output projections) equal the native interventions', async () => {
+      const interventions = [{ kind: 'skip-attn' as const, layer: 1 }, { kind: 'skip-mlp' as const, layer: 3 }, { kind: 'scale' as const, layer: 4, sublayer: 'attn' as const, factor: 0.5 }];
+      const [r, want] = await Promise.all([be.forward(ids, { interventions, taps: [tapName(1, 'attn_out')] }), cpu.forward(ids, { interventions })]);
+      expectAllClose(r.logits, want.logits, TOL);
+      expect(r.taps[tapName(1, 'attn_out')].every((v) => v === 0)).toBe(true);
+      const again = await be.forward(ids);
+      expectAllClose(again.logits, (await cpu.forward(ids)).logits, TOL);
+    });
+
+    it('an allocation (uniform Q8_0 + a dropped block) applied by rewriting initializers equals the native model', async () => {
+      const alloc = uniform(native.spec, 'Q8_0');
+      alloc.layers!['2'] = { ...alloc.layers!['2'], drop: 'block' };
+      const mo = applyAllocation(loaded.model, alloc);
+      const mn = applyAllocation(native, alloc);
+      const bo = await OnnxBackend.create(loaded, { modified: mo.model });
+      const bn = new CpuBackend(mn.model);
+      const [r, want] = await Promise.all([bo.forward(ids, { interventions: mo.interventions }), bn.forward(ids, { interventions: mn.interventions })]);
+      expectAllClose(r.logits, want.logits, TOL);
+      const co = await compareModels(be, bo, ids, { interventions: mo.interventions, decodeTokens: 0 });
+      const cn = await compareModels(cpu, bn, ids, { interventions: mn.interventions, decodeTokens: 0 });
+      expect(co.kl).toBeGreaterThan(0.01);
+      expect(co.kl).toBeCloseTo(cn.kl, 4);
+      expect(co.top1).toBe(cn.top1);
+      expect(co.nllDiff).toBeCloseTo(cn.nllDiff, 4);
+      bo.dispose();
+    });
+
+    it('a decoding session (prefix re-run) gives the full forward\'s rows', async () => {
+      const s = be.session();
+      await s.append(ids.slice(0, 5));
+      const last = await s.append([ids[5]], { logits: 'last' });
+      const full = await cpu.forward(ids.slice(0, 6));
+      const V = native.spec.vocabSize;
+      expectAllClose(last.logits, full.logits.subarray(5 * V), TOL);
+      expect(s.position).toBe(6);
+    });
+  });
+}
+
+describe('ONNX errors', () => {
+  it('a graph that is not a decoder LM: "cannot find the residual stream" with a hint', () => {
+    for (const m of [mlpOnnx(), bagOfWordsOnnx()]) {
+      let err: unknown;
+      try {
+        analyzeGraph(decodeOnnxModel(encodeOnnxModel(m)));
+      } catch (e) {
+        err = e;
+      }
+      expect(err).toBeInstanceOf(OnnxFormatError);
+      expect((err as Error).message).toMatch(/cannot find the residual stream/);
+      expect((err as OnnxFormatError).hint).toMatch(/decoder-only/);
+    }
+  });
+
+  it('garbage and truncated files get a clear OnnxFormatError', () => {
+    const garbage = Uint8Array.from({ length: 300 }, (_, i) => (i * 7919) % 251);
+    expect(() => loadOnnx([{ name: 'model.onnx', bytes: garbage }], { tokenizer: native.tokenizer })).toThrow(/not a readable ONNX model|holds no graph nodes/);
+    const full = encodeOnnxModel(llamaOnnx(native, { style: 'anonymous' }));
+    let err: unknown;
+    try {
+      loadOnnx([{ name: 'model.onnx', bytes: full.slice(0, Math.floor(full.length / 2)) }], { tokenizer: native.tokenizer });
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(OnnxFormatError);
+    expect((err as OnnxFormatError).hint).toMatch(/truncated/);
+  });
+
+  it('external data: a missing file is named; with the file the model runs', async () => {
+    const m = llamaOnnx(native, { style: 'anonymous' });
+    const emb = m.graph!.initializer!.find((t) => (t.dims ?? []).join() === '512,64')!;
+    const data = emb.rawData!;
+    const pad = new Uint8Array(16 + data.length);
+    pad.set(data, 16);
+    delete emb.rawData;
+    emb.dataLocation = 1;
+    emb.externalData = [{ key: 'location', value: 'model.onnx_data' }, { key: 'offset', value: '16' }, { key: 'length', value: String(data.length) }];
+    expect(() => open(m)).toThrow(/model\.onnx_data/);
+    const loaded = open(m, [{ name: 'model.onnx_data', bytes: pad }]);
+    const be = await OnnxBackend.create(loaded);
+    expectAllClose((await be.forward(ids)).logits, (await cpu.forward(ids)).logits, TOL);
+    be.dispose();
+  });
+
+  it('analyze on ONNX refuses the metrics that need a native file, by name', () => {
+    expect(() => checkOnnxMetrics(['cos', 'weights', 'lens'])).not.toThrow();
+    expect(() => checkOnnxMetrics(['cos', 'fisher'])).toThrow(/fisher is not available for ONNX models: it needs LayerLab's own forward pass, so open the model as a GGUF or safetensors file/);
+  });
+
+  it('no tokenizer: a clear error', () => {
+    expect(() => loadOnnx([{ name: 'model.onnx', bytes: encodeOnnxModel(llamaOnnx(native, { style: 'anonymous' })) }])).toThrow(/needs its tokenizer/);
+  });
+});
