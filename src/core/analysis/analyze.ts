@@ -209,7 +209,8 @@ export async function analyze(backend: Backend, model: LoadedModel, opts: Analyz
   };
   const calib: ablation.Calibration = { ids, baseLogits, vocabSize: V };
   const weight = weightLookup(model);
-  // Gradient metrics (taylor, fisher, zo): one float64 CPU model and one set of Taylor terms, shared.
+  // Gradient metrics (taylor, fisher, zo): one float64 CPU model (built only when no injected provider
+  // serves the model) and one set of Taylor terms, shared.
   let gradModel: GradModel | undefined;
   let terms: taylor.TaylorTerms | undefined;
   const gradCtx = () => ({ grad: (gradModel ??= new GradModel(model)), ids });
@@ -296,10 +297,19 @@ export async function analyze(backend: Backend, model: LoadedModel, opts: Analyz
         scores.push(await timed('taylor', async () => taylor.compute({ get grad() { return (gradModel ??= new GradModel(model)); }, ids }, await taylorTerms())));
         tick(`first-order Taylor (${terms?.gradientBackend === 'gpu' ? 'GPU' : 'CPU'} gradients)`);
         break;
-      case 'fisher':
-        scores.push(await timed('fisher', () => fisher.compute(gradCtx())));
-        tick('Fisher (CPU gradients)');
+      case 'fisher': {
+        // Per-tensor squared-gradient sums from the injected provider when it serves this model, else the CPU.
+        const provider = opts.weightGradSq;
+        const s = await timed('fisher', async () => {
+          const sums = provider ? await fisher.fisherSumsFrom(ids, (x) => provider(model, x), 'gpu') : null;
+          if (!sums) return fisher.compute(gradCtx());
+          const sizes = [...model.tensors].map(([name, t]): [string, number] => [name, t.shape.reduce((a, b) => a * b, 1)]);
+          return fisher.fromSums(L, sizes, sums);
+        });
+        scores.push(s);
+        tick(`Fisher (${s.extra?.gradientBackend === 'gpu' ? 'GPU' : 'CPU'} gradients)`);
         break;
+      }
       case 'zo':
         scores.push(
           await timed('zo', async () =>

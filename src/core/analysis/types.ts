@@ -17,7 +17,7 @@ export interface AnalyzeRequest {
   texts?: string[];
   /** ... or token ids per text (used as given; `addBos` ignored). */
   ids?: number[][];
-  /** Metric groups (AnalysisMetricName) or 'all'. 'fisher' computes gradients on the CPU; 'taylor' and 'zo' use residGrad (the GPU on Llama graphs) when given, else the CPU. */
+  /** Metric groups (AnalysisMetricName) or 'all'. 'taylor' and 'zo' use residGrad, 'fisher' weightGradSq (the GPU backward on Llama and GPT-2 graphs) when given, else the CPU. */
   metrics: string[];
   /** Prepend BOS (default: the tokenizer's own default). */
   addBos?: boolean;
@@ -57,9 +57,15 @@ export interface AnalyzeOptions extends AnalyzeRequest {
    * dL/dh of the residual stream for one text's plain forward (no interventions; positions 0..T-1), L the
    * mean next-token cross-entropy over that text's T - 1 targets: `resid` holds blk.l.in / blk.l.mid /
    * blk.l.out, [T, C] each. Used for taylor (and zo's exact terms) instead of the CPU GradModel
-   * (extra.gradientBackend = 'gpu'); null = not supported for this model -> CPU. Fisher stays on the CPU.
+   * (extra.gradientBackend = 'gpu'); null = not supported for this model -> CPU.
    */
   residGrad?: (model: LoadedModel, ids: number[]) => Promise<{ loss: number; resid: Record<string, ArrayLike<number>> } | null>;
+  /**
+   * Per tensor sum_i (dL/dw_i)^2 for one text's plain forward (L its own mean next-token cross-entropy;
+   * canonical tensor names, every tensor that gets a gradient). Used for fisher instead of the CPU
+   * GradModel (extra.gradientBackend = 'gpu'); null = not supported for this model -> CPU.
+   */
+  weightGradSq?: (model: LoadedModel, ids: number[]) => Promise<Record<string, number> | null>;
 }
 
 export interface CalibrationFacts {
