@@ -9,7 +9,7 @@ import '../src/gpu/shaders-node.ts';
 import { nodeGpu } from '../src/cli/node-gpu.ts';
 import { parseArgs } from '../src/cli/main.ts';
 import { randn } from '../src/core/tensor.ts';
-import { computeMetric, type LayerScores, type WeightMatrix } from '../src/core/metrics/index.ts';
+import { computeMetric, type LayerScores, type MetricId, type WeightMatrix } from '../src/core/metrics/index.ts';
 import { tapName } from '../src/core/metrics/types.ts';
 import * as weights from '../src/core/metrics/weights.ts';
 import * as zd from '../src/core/metrics/zd.ts';
@@ -58,7 +58,7 @@ const maxDiff = (a: LayerScores, b: LayerScores) => Math.max(...a.perBlock.map((
 
 const tctx = { taps, T, C, nLayers: L };
 const ckaWork = 2 * L * T * T * C + L * L * T * T;
-const cpuTaps = await secs(() => ['cos', 'lim', 'contrib', ...(ckaWork <= cpuCkaMax ? ['cka'] : [])].map((g) => computeMetric(g, tctx)));
+const cpuTaps = await secs(() => (['cos', 'lim', 'contrib', ...(ckaWork <= cpuCkaMax ? ['cka'] : [])] as MetricId[]).map((g) => computeMetric(g, tctx)));
 const gpuTaps = await secs(async () => {
   const r = await scanner.scan({ ...tctx, tokens: true, cka: true });
   const s = r.tokenSums!;

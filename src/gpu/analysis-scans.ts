@@ -72,36 +72,41 @@ export class GpuAnalysisScanner implements ActivationScanner, WeightScanner {
     const scratch = doCka ? ctx.storage((gram ? T * C : C * C) * 4, 'cka scratch') : null;
     const temp: GPUBuffer[] = [];
     try {
+      // Token rows per upload: the whole [T, C] tap unless it exceeds a binding (then CKA was declined).
+      const rowsPer = doCka ? T : Math.max(1, Math.floor(this.bindLimit() / (C * 4)));
       for (let l = 0; l < L; l++) {
-        const up = (p: 'in' | 'attn_out' | 'mid' | 'mlp_out' | 'out', required: boolean): GPUBuffer | undefined => {
-          const a = taps[tapName(l, p)];
-          if (!a) {
-            if (required) throw new Error(`activation scan needs tap '${tapName(l, p)}', which the forward did not return`);
-            return undefined;
-          }
-          if (a.length !== T * C) throw new Error(`tap '${tapName(l, p)}' has ${a.length} values, expected ${T}x${C}`);
-          const b = ctx.storage(a, tapName(l, p));
-          temp.push(b);
-          return b;
-        };
-        const hin = up('in', true)!;
-        const hout = up('out', true)!;
-        const mid = req.tokens ? up('mid', false) : undefined;
-        const attnOut = req.tokens ? up('attn_out', false) : undefined;
-        const mlpOut = req.tokens ? up('mlp_out', false) : undefined;
-        await this.record((pass) => {
-          if (tokenOut) encodeScanTokens(ctx, pass, { hin, hout, mid, attnOut, mlpOut, out: tokenOut, T, C, outOffset: l * T * TOKEN_SUMS, simple: this.simple });
-          if (!reps || !scratch) return;
-          for (const [x, r] of [[hin, l], [hout, L + l]] as const) {
-            if (gram) {
-              encodeCenter(ctx, pass, { x, out: scratch, T, C });
-              encodeMatmul(ctx, pass, { x: scratch, w: scratch, y: reps, M: T, N: T, K: C, yOffset: r * T * T, variant });
-            } else {
-              encodeCenter(ctx, pass, { x, out: reps, T, C, outOffset: r * C * T, transposed: true });
+        for (const name of [tapName(l, 'in'), tapName(l, 'out')]) {
+          if (!taps[name]) throw new Error(`activation scan needs tap '${name}', which the forward did not return`);
+        }
+        for (let t0 = 0; t0 < T; t0 += rowsPer) {
+          const rows = Math.min(rowsPer, T - t0);
+          const up = (p: 'in' | 'attn_out' | 'mid' | 'mlp_out' | 'out'): GPUBuffer | undefined => {
+            const a = taps[tapName(l, p)];
+            if (!a) return undefined;
+            if (a.length !== T * C) throw new Error(`tap '${tapName(l, p)}' has ${a.length} values, expected ${T}x${C}`);
+            const b = ctx.storage(a.subarray(t0 * C, (t0 + rows) * C), tapName(l, p));
+            temp.push(b);
+            return b;
+          };
+          const hin = up('in')!;
+          const hout = up('out')!;
+          const mid = req.tokens ? up('mid') : undefined;
+          const attnOut = req.tokens ? up('attn_out') : undefined;
+          const mlpOut = req.tokens ? up('mlp_out') : undefined;
+          await this.record((pass) => {
+            if (tokenOut) encodeScanTokens(ctx, pass, { hin, hout, mid, attnOut, mlpOut, out: tokenOut, T: rows, C, outOffset: (l * T + t0) * TOKEN_SUMS, simple: this.simple });
+            if (!reps || !scratch) return;
+            for (const [x, r] of [[hin, l], [hout, L + l]] as const) {
+              if (gram) {
+                encodeCenter(ctx, pass, { x, out: scratch, T, C });
+                encodeMatmul(ctx, pass, { x: scratch, w: scratch, y: reps, M: T, N: T, K: C, yOffset: r * T * T, variant });
+              } else {
+                encodeCenter(ctx, pass, { x, out: reps, T, C, outOffset: r * C * T, transposed: true });
+              }
             }
-          }
-        });
-        for (const b of temp.splice(0)) b.destroy();
+          });
+          for (const b of temp.splice(0)) b.destroy();
+        }
       }
       let cka: ActivationScan['cka'] = null;
       if (reps && scratch) {

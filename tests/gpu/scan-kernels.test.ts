@@ -104,6 +104,17 @@ describe.skipIf(skipGpu)('CKA on the GPU (centre + matmul + row dots)', () => {
     }
   }
 
+  it('taps larger than a binding: token rows scanned in pieces, CKA declined', async () => {
+    const ctx = await testContext();
+    const [L, T, C] = [2, 7, 5];
+    const taps: Record<string, Float32Array> = {};
+    for (let l = 0; l < L; l++) for (const p of ['in', 'attn_out', 'mid', 'mlp_out', 'out'] as const) taps[tapName(l, p)] = randn(T * C, 3 * l + p.length);
+    // 48-byte bindings: two token rows of 5 channels per upload (4 pieces per block).
+    const r = await new GpuAnalysisScanner(ctx, { maxBindingBytes: 48 }).scan({ taps, nLayers: L, T, C, tokens: true, cka: true });
+    expect(r.cka).toBeNull();
+    expectAllClose(r.tokenSums!, tokenSumsCpu(taps, L, T, C), { atol: 1e-5, rtol: 2e-6 }, 'token sums in pieces');
+  });
+
   it('declines CKA above maxCkaBytes (the CPU computes it) and still returns the token sums', async () => {
     const ctx = await testContext();
     const taps = { 'blk.0.in': randn(12, 1), 'blk.0.out': randn(12, 2) };
