@@ -213,6 +213,7 @@ export async function compareCommand(c: CliContext): Promise<CliResult> {
     `KL(base||modified) ${f(r.kl, 6)} nats/token; top-1 agreement ${(r.top1 * 100).toFixed(2)}%`,
     ...(chunked ? [`chunked perplexity (ctx ${chunked.ctx}, ${chunked.chunks} chunks): base ${f(chunked.base.perplexity)} +/- ${f(chunked.base.perplexity * chunked.base.nllStdErr, 5)}, modified ${f(chunked.modified.perplexity)} +/- ${f(chunked.modified.perplexity * chunked.modified.nllStdErr, 5)}`] : []),
     `resident bytes ${size.residentBytes.toLocaleString('en-US')} (base ${size.baseResidentBytes.toLocaleString('en-US')}); bits/weight ${f(size.bitsPerWeight, 3)} (matrices ${f(size.matrixBitsPerWeight, 3)})`,
+    ...(size.kvCacheBitsPerToken !== size.baseKvCacheBitsPerToken ? [`K/V cache ${size.kvCacheBitsPerToken} bits/token packed (base ${size.baseKvCacheBitsPerToken} at 16 bits/value)`] : []),
     ...(r.interventions.length ? [`drops: ${r.interventions.map((iv) => `${iv.kind} ${iv.layer}`).join(', ')}`] : []),
     ...fallbacks.map((x) => `fallback ${x.name}: ${x.from} -> ${x.to} (${x.reason})`),
     ...genLines,

@@ -19,8 +19,11 @@ import { applyAllocation, lowRank } from '../../src/core/allocation/apply-weight
 import { compareModels } from '../../src/core/allocation/compare.ts';
 import { ALLOCATION_SCHEMA } from '../../src/core/allocation/schema.ts';
 import type { LoadedModel } from '../../src/core/formats/types.ts';
+import { parseGguf } from '../../src/core/formats/gguf.ts';
+import { modifiedModelGguf } from '../../src/core/formats/gguf-write.ts';
 
-const model = loadModelFromFiles([{ name: 'stories260K.gguf', bytes: readModelBytes('stories260K-gguf/stories260K.gguf') }], { contextLength: 512 });
+const ggufBytes = readModelBytes('stories260K-gguf/stories260K.gguf');
+const model = loadModelFromFiles([{ name: 'stories260K.gguf', bytes: ggufBytes }], { contextLength: 512 });
 const head = { schema: ALLOCATION_SCHEMA, model: { name: 'stories260K', arch: 'llama', nLayers: 5 } };
 const TEXT = 'Once upon a time, there was a little girl named Lily. She loved to play outside in the park with her friends.';
 const ids = model.tokenizer.encode(TEXT, { addBos: true });
@@ -57,6 +60,11 @@ describe('K/V cache bits in the CPU forward (stories260K)', () => {
 
   it('the applied model carries the bits; 16/16 equals the original exactly', async () => {
     expect((withKv(4, 2) as ModelWithKvBits).kvBits?.[3]).toEqual({ k: 4, v: 2 });
+    // Cache bits per token: stories260K has 4 KV heads of D = 8 (one group each): K at 4 bits = 4 * (8 * 4 + 32),
+    // V at 2 bits = 4 * (8 * 2 + 32), per layer; block 1 drops its attention (no cache); base 2 * 4 * 8 * 16 per layer.
+    const size = applyAllocation(model, { ...head, layers: { 0: { kvBits: { k: 4, v: 2 } }, 1: { drop: 'attn' }, 2: { kvBits: { k: 8, v: 16 } } } }).size;
+    expect(size.kvCacheBitsPerToken).toBe(4 * 64 + 4 * 48 + 0 + (4 * 96 + 512) + 2 * 1024);
+    expect(size.baseKvCacheBitsPerToken).toBe(5 * 1024);
     const a = await new CpuBackend(model).forward(ids);
     const b = await new CpuBackend(withKv(16, 16)).forward(ids);
     expect(Array.from(b.logits)).toEqual(Array.from(a.logits));
@@ -104,6 +112,20 @@ describe('rank-r plans as factors', () => {
     const base = applyAllocation(model, { ...head, tensors: { 'blk.1.ffn_up': { rank: 5, format: 'Q8_0' } } }).size.residentBytes;
     const saved = [[64, 64, 4], [64, 172, 8], [32, 64, 3]].reduce((a, [r, c, k]) => a + r * c * 4 - (r + c) * k * 4, 0);
     expect(base - ap.size.residentBytes).toBe(saved);
+  });
+
+  it('the GGUF export writes the dense product A B (read back by the parser)', () => {
+    const g = modifiedModelGguf({ file: parseGguf(ggufBytes), bytes: ggufBytes }, ap.model, ap.interventions);
+    const back = loadModelFromFiles([{ name: 'x.gguf', bytes: g.bytes }], { contextLength: 512 });
+    for (const name of ['blk.0.attn_q', 'blk.2.ffn_down']) {
+      const t = ap.model.tensors.get(name)!;
+      const f = lowRankOf(t)!;
+      const [rows, cols] = t.shape;
+      const a = tensorToF32(f.a), b = tensorToF32(f.b);
+      const prod = new Float32Array(rows * cols);
+      for (let i = 0; i < rows; i++) for (let j = 0; j < cols; j++) { let acc = 0; for (let k = 0; k < f.rank; k++) acc += a[i * f.rank + k] * b[k * cols + j]; prod[i * cols + j] = acc; }
+      expectAllClose(tensorToF32(back.tensors.get(name)!), prod, { atol: 1e-6, rtol: 1e-6 }, name);
+    }
   });
 
   it('the two-matmul forward equals the forward over the dense product', async () => {

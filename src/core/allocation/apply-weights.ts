@@ -36,6 +36,7 @@ import type { LoadedModel, WeightTensor } from '../formats/types.ts';
 import type { Intervention } from '../model/taps.ts';
 import { tensorToF32 } from '../model/weights.ts';
 import { lowRankOf, type LowRankTensor, type ModelWithKvBits, type KvBits } from '../model/forward.ts';
+import { kvRowBits } from '../ops/kv-quant.ts';
 import { svd } from '../metrics/linalg.ts';
 import { quantize } from '../quant/quantize.ts';
 import { fakeQuantizePlain, roundHalfAwayFromZero } from '../quant/plain.ts';
@@ -69,6 +70,14 @@ export interface SizeReport {
   matrixParams: number;
   /** Bytes of tensors in dropped blocks / sublayers (still resident; a pruned export removes them). */
   droppedBytes: number;
+  /**
+   * K/V cache bits per token position over all layers if stored packed at the allocation's bits (b per value
+   * plus an f16 scale and minimum per group, core/ops/kv-quant.ts kvRowBits; 16 bits per value unquantized,
+   * the f16 cache of llama.cpp; a layer whose attention is dropped has no cache), and the same for the
+   * original model. The engine itself keeps f32 caches holding the dequantized values.
+   */
+  kvCacheBitsPerToken: number;
+  baseKvCacheBitsPerToken: number;
 }
 
 export interface AppliedAllocation {
@@ -271,11 +280,20 @@ export function applyAllocation(model: LoadedModel, allocation: unknown, opts: A
     if (inDropped) droppedBytes += tb;
     reports.push({ name: t.name, shape: t.shape.slice(), type: lr ? `${typeName(t.type)} rank-${lr.rank} factors` : typeName(t.type), bytes: tb, bitsPerWeight: (tb * 8) / n, notes: notesBy.get(t.name) ?? [] });
   }
+  const sp = model.spec;
+  const kvOf = new Map(plan.kvBits.map((k) => [k.layer, k]));
+  let kvBits = 0;
+  for (let l = 0; l < sp.nLayers; l++) {
+    const k = drop.get(l);
+    if (k === 'skip-block' || k === 'skip-attn') continue;
+    const b = kvOf.get(l) ?? { k: 16, v: 16 };
+    kvBits += kvRowBits(sp.nKvHeads, sp.headDim, b.k) + kvRowBits(sp.nKvHeads, sp.headDim, b.v);
+  }
   return {
     model: out,
     plan,
     interventions: plan.interventions.slice(),
     tensors: reports,
-    size: { residentBytes: bytes, baseResidentBytes: baseBytes, bitsPerWeight: (bytes * 8) / values, matrixBitsPerWeight: (mBytes * 8) / mValues, matrixParams: mValues, droppedBytes },
+    size: { residentBytes: bytes, baseResidentBytes: baseBytes, bitsPerWeight: (bytes * 8) / values, matrixBitsPerWeight: (mBytes * 8) / mValues, matrixParams: mValues, droppedBytes, kvCacheBitsPerToken: kvBits, baseKvCacheBitsPerToken: 2 * sp.nLayers * sp.nKvHeads * sp.headDim * 16 },
   };
 }
