@@ -1,8 +1,9 @@
 // The metric names an analysis run accepts (the CLI's --metrics LIST) and the LayerScores each one
 // produces, with the metadata of every produced metric (src/core/metrics registry + ablation + quant).
 // Gradient attribution (issue 3, metric 8: taylor, fisher, zo) runs its backward on the CPU reference
-// (src/core/grad) whatever the backend (extra.gradientBackend = 'cpu'). UNAVAILABLE lists names that are
-// known but refused (none at present).
+// (src/core/grad, extra.gradientBackend = 'cpu') unless the caller injects GPU gradients (analyze's
+// residGrad / weightGradSq; the engine does on its WebGPU backend: 'gpu'). UNAVAILABLE lists names that
+// are known but refused (none at present).
 
 import { METRICS } from '../metrics/index.ts';
 import type { MetricMeta } from '../metrics/types.ts';

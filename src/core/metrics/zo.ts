@@ -9,9 +9,10 @@
 //   attention: d/ds at s = 1 = sum_t <dL/dh_mid[t], attn_out[t]>,   MLP: sum_t <dL/dh_out[t], mlp_out[t]>
 //   block: both sublayers scaled together: d/ds = attention term + MLP term (the total derivative).
 // Reported: perBlock = |d_block|, perSublayer = |d_attn|, |d_mlp| (higher = more important), and in extra
-// the signed estimates, the exact values from the CPU backward (extra.exact) and the relative errors
+// the signed estimates, the exact values from the backward (extra.exact: the CPU float64 GradModel, or the
+// injected GPU residual gradients of ./taylor.ts taylorTermsFrom) and the relative errors
 // |d - exact| / |exact| (extra.relErr; extra.maxRelErr over all), eps, and which backends did what.
-// Cost: 6 L forwards per text (on the analysis backend), one backward per text (CPU).
+// Cost: 6 L forwards per text (on the analysis backend), one backward per text (extra.gradientBackend).
 
 import type { Backend } from '../model/backend.ts';
 import type { Intervention } from '../model/taps.ts';
