@@ -3,6 +3,7 @@
 
 import { workbench } from '../store/index.ts';
 import { loadCatalog, loadDefault } from './load-model.ts';
+import { openSharedState } from './share.ts';
 import { measureNll } from './nll.ts';
 import { runImportance } from './importance.ts';
 import { generate } from './generate.ts';
@@ -13,7 +14,8 @@ export async function startup(): Promise<void> {
   if (started) return;
   started = true;
   const catalog = loadCatalog();
-  const ok = await loadDefault();
+  // A share link in the URL (#s=...) names the model, preset and allocation; otherwise the default.
+  const ok = (await openSharedState(catalog)) ?? (await loadDefault());
   await catalog;
   if (!ok || !workbench.getState().model.info) return;
   // Each step runs only while the default is still the loaded model (the user may switch meanwhile).

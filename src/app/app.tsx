@@ -10,6 +10,10 @@ import { NllPanel } from './nll-panel.tsx';
 import { ImportancePanel } from './importance-panel.tsx';
 import { PanelBoundary } from './panel-boundary.tsx';
 import { GpuNotice } from './gpu-notice.tsx';
+import { ShareNotice } from './share-notice.tsx';
+import { Lessons } from './lessons.tsx';
+import { ExperimentsPanel } from './experiments-panel.tsx';
+import { ExportPanel } from './export-panel.tsx';
 
 function useTheme(): void {
   const theme = useWorkbench((s) => s.ui.theme);
@@ -79,6 +83,8 @@ export function App() {
       </a>
       <Header />
       <GpuNotice />
+      <ShareNotice />
+      <Lessons />
       <main id="main" className="panels">
         <PanelBoundary name="Model">
           <ModelPanel />
@@ -94,6 +100,12 @@ export function App() {
         </PanelBoundary>
         <PanelBoundary name="Layer importance">
           <ImportancePanel />
+        </PanelBoundary>
+        <PanelBoundary name="Experiments">
+          <ExperimentsPanel />
+        </PanelBoundary>
+        <PanelBoundary name="Export and share">
+          <ExportPanel />
         </PanelBoundary>
       </main>
       {dragging ? (

@@ -259,7 +259,7 @@ export function initialState(opts: { theme?: ThemeName; calibrationText?: string
     ui: { theme: opts.theme ?? 'light', themeChosen: false },
     experiments: {
       running: null, progress: null, error: null, cancelled: false,
-      metric: 'cos', from: 'Q8_0', to: 'Q2_K', step: 20, seeds: [0, 1, 2], maxTokens: 128, format: null, drop: null,
+      metric: 'cos', from: 'Q8_0', to: 'int2-g32-asym', step: 20, seeds: [0, 1, 2], maxTokens: 128, format: null, drop: null,
     },
     lesson: { id: null, step: 0 },
     share: { error: null, restored: null, allocation: null },
