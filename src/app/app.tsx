@@ -9,6 +9,8 @@ import { GeneratePanel } from './generate-panel.tsx';
 import { NllPanel } from './nll-panel.tsx';
 import { ImportancePanel } from './importance-panel.tsx';
 import { PanelBoundary } from './panel-boundary.tsx';
+import { AllocationPanel } from './allocation-panel.tsx';
+import { ComparePanel } from './compare-panel.tsx';
 import { GpuNotice } from './gpu-notice.tsx';
 import { ShareNotice } from './share-notice.tsx';
 import { Lessons } from './lessons.tsx';
@@ -100,6 +102,12 @@ export function App() {
         </PanelBoundary>
         <PanelBoundary name="Layer importance">
           <ImportancePanel />
+        </PanelBoundary>
+        <PanelBoundary name="Allocation">
+          <AllocationPanel />
+        </PanelBoundary>
+        <PanelBoundary name="Compare">
+          <ComparePanel />
         </PanelBoundary>
         <PanelBoundary name="Experiments">
           <ExperimentsPanel />

@@ -16,7 +16,9 @@ import {
   ALLOCATION_SCHEMA, allocatableTensors, blockOf, emptyAllocation, formatBitsPerWeight, validateAllocation,
   type Allocation, type AllocationError, type DropKind, type LayerEntry, type TensorEntry,
 } from '../core/allocation/schema.ts';
-import type { StrategyName } from '../worker/engine-allocation.ts';
+import { ranked, reverse, random, uniform, type OrderOptions } from '../core/allocation/strategies.ts';
+import type { LayerScores } from '../core/metrics/types.ts';
+import type { AllocateRequest, StrategyName } from '../worker/engine-allocation.ts';
 import type { ProgressState, UserError, WorkbenchState } from './state.ts';
 
 /** What the strategy and the slider act on. */
@@ -166,10 +168,14 @@ export function strokeSets(a: Allocation, layer: number, col: GridColumn, brush:
  */
 export function paintCell(a: Allocation, spec: ModelSpec, layer: number, col: GridColumn, brush: Brush, set = true): Allocation {
   if (!Number.isInteger(layer) || layer < 0 || layer >= spec.nLayers) throw new Error(`no block ${layer} (the model has ${spec.nLayers})`);
-  const out = edited(clone(a));
+  const out = paintRaw(clone(a), spec, layer, col, brush, set);
+  // an edit that changes nothing returns the input itself (no history entry, no "edited" mark)
+  return JSON.stringify(out) === JSON.stringify(a) ? a : edited(out);
+}
+
+function paintRaw(out: Allocation, spec: ModelSpec, layer: number, col: GridColumn, brush: Brush, set: boolean): Allocation {
   const names = [...allocatableTensors(spec).keys()].filter((n) => blockOf(n) === layer);
   const cellTensors = col.kind === 'tensor' ? [`blk.${layer}.${col.suffix}`] : col.kind === 'block' ? names : [];
-  const k = String(layer);
   const b = brush;
   if (b.kind === 'drop' || (b.kind === 'clear' && (col.kind === 'attn' || col.kind === 'mlp' || col.kind === 'block'))) {
     const what: DropKind = col.kind === 'attn' ? 'attn' : col.kind === 'mlp' ? 'mlp' : col.kind === 'tensor' ? (/^attn_/.test(col.suffix) ? 'attn' : 'mlp') : 'block';
@@ -284,8 +290,8 @@ export function estimatePlanSize(spec: ModelSpec, tensors: readonly { name: stri
   for (const t of tensors) {
     const n = t.shape.reduce((x, y) => x * y, 1);
     const l = blockOf(t.name);
-    const k = l === null ? undefined : drop.get(l);
-    const gone = k === 'skip-block' || (k === 'skip-attn' && /\.attn_/.test(t.name)) || (k === 'skip-mlp' && /\.ffn_/.test(t.name));
+    const kind = l === null ? undefined : drop.get(l);
+    const gone = kind === 'skip-block' || (kind === 'skip-attn' && /\.attn_/.test(t.name)) || (kind === 'skip-mlp' && /\.ffn_/.test(t.name));
     if (gone) { droppedParams += n; continue; }
     let b = t.bytes;
     const pt = planned.get(t.name);
@@ -296,6 +302,82 @@ export function estimatePlanSize(spec: ModelSpec, tensors: readonly { name: stri
     if (t.shape.length === 2) { mBits += b * 8; mVals += n; }
   }
   return { bytes, baseBytes, bitsPerWeight: mVals ? mBits / mVals : 0, baseBitsPerWeight: base.baseBitsPerWeight, droppedParams, errors: [], fallbacks: p.fallbacks };
+}
+
+// ---- the strategy controls -> an engine request, and the page's preview of it ------------------------
+
+/** Whether the knob is run by the engine's strategies (formats, drops) or painted on every block in the page (rank, sparsity, KV bits). */
+export function knobUsesStrategy(knob: AllocationKnob): boolean {
+  return knob === 'format' || knob.startsWith('drop-');
+}
+
+/** The slider's range and meaning for the knob and strategy. */
+export function sliderSpec(st: Pick<AllocationState, 'knob' | 'strategy'>, spec: ModelSpec): { min: number; max: number; step: number; label: string } {
+  const L = spec.nLayers;
+  if (st.knob === 'format') {
+    if (st.strategy === 'solve') return { min: 2, max: 8.5, step: 0.25, label: 'budget: bits per weight' };
+    if (st.strategy === 'uniform') return { min: 0, max: 0, step: 1, label: 'uniform: every block at the format' };
+    return { min: 0, max: L, step: 1, label: 'blocks moved to the low format' };
+  }
+  if (st.knob.startsWith('drop-')) return { min: 0, max: L, step: 1, label: `${st.knob.slice(5)} sublayers dropped` };
+  if (st.knob === 'rank') return { min: 1, max: Math.max(1, spec.dModel), step: 1, label: 'rank of every block matrix' };
+  if (st.knob === 'sparsity') return { min: 0, max: 95, step: 5, label: 'sparsity % (magnitude) of every block matrix' };
+  return { min: 2, max: 16, step: 1, label: 'K/V cache bits of every block' };
+}
+
+/** The engine request for the strategy controls (format and drop knobs); `scores` from the importance results are passed for reuse. */
+export function allocateRequestOf(st: AllocationState, scores: readonly LayerScores[] | null, text: string, maxTokens: number): AllocateRequest {
+  const base = { text, maxTokens, ...(scores ? { analysis: { scores: scores.slice() } } : {}) };
+  if (st.knob === 'format') {
+    if (st.strategy === 'uniform') return { ...base, strategy: 'uniform', format: st.highFormat };
+    if (st.strategy === 'solve') return { ...base, strategy: 'solve', budget: `bpw=${st.budget}` };
+    return { ...base, strategy: st.strategy, format: st.highFormat, low: st.lowFormat, n: Math.round(st.budget), metric: st.metric, seed: st.seed };
+  }
+  if (st.knob.startsWith('drop-')) {
+    const what = st.knob.slice(5) as DropKind;
+    if (st.strategy === 'uniform' || st.strategy === 'solve') throw new Error(`dropping ${what} sublayers needs an order: choose ranked, reverse or random`);
+    return { ...base, strategy: st.strategy, drop: { what, n: Math.round(st.budget) }, metric: st.metric, seed: st.seed };
+  }
+  throw new Error(`the ${st.knob} knob is painted in the page, not run by a strategy`);
+}
+
+/** The value painted on every block for the rank / sparsity / KV knobs. */
+export function knobBrush(st: Pick<AllocationState, 'knob' | 'budget'>): Brush {
+  if (st.knob === 'rank') return { kind: 'rank', rank: Math.max(1, Math.round(st.budget)) };
+  if (st.knob === 'sparsity') return { kind: 'sparsity', ratio: Math.min(0.95, Math.max(0, st.budget / 100)) };
+  return { kind: 'kv', bits: Math.round(st.budget) };
+}
+
+/** The knob's value on every block of `base` (rank / sparsity: every block matrix; KV: every block). */
+export function paintEveryBlock(base: Allocation, spec: ModelSpec, brush: Brush): Allocation {
+  let a = base;
+  for (let l = 0; l < spec.nLayers; l++) a = paintCell(a, spec, l, brush.kind === 'kv' ? { kind: 'kv' } : { kind: 'block' }, brush, true);
+  return a;
+}
+
+/**
+ * The plan the controls would make, computed in the page for the live size readout (the same core
+ * strategies the engine runs; ranked / reverse need the metric's scores, else the size is shown for
+ * the identity order, which has the same size when every block has the same shapes). Solve: null (its
+ * size is its budget).
+ */
+export function previewPlan(st: AllocationState, spec: ModelSpec, scores: readonly LayerScores[] | null): Allocation | null {
+  try {
+    if (!knobUsesStrategy(st.knob)) return paintEveryBlock(st.plan ?? blankPlan(spec), spec, knobBrush(st));
+    if (st.knob === 'format' && st.strategy === 'uniform') return uniform(spec, st.highFormat);
+    if (st.strategy === 'solve') return null;
+    if (st.knob !== 'format' && st.strategy === 'uniform') return null;
+    const opts: OrderOptions = st.knob === 'format'
+      ? { formats: { high: st.highFormat, low: st.lowFormat, nLow: Math.round(st.budget) } }
+      : { drop: { what: st.knob.slice(5) as DropKind, n: Math.round(st.budget) } };
+    if (st.strategy === 'random') return random(spec, st.seed, opts);
+    const s = scores?.find((x) => x.metricId === st.metric) ?? {
+      metricId: 'identity', perBlock: Array.from({ length: spec.nLayers }, (_, i) => spec.nLayers - i), ranking: Array.from({ length: spec.nLayers }, (_, i) => i),
+    } as unknown as LayerScores;
+    return st.strategy === 'ranked' ? ranked(spec, s, opts) : reverse(spec, s, opts);
+  } catch {
+    return null;
+  }
 }
 
 // ---- history ----------------------------------------------------------------------------------------

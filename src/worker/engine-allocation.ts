@@ -73,6 +73,8 @@ export interface AllocateRequest extends TextRequest {
   metric?: string;
   /** The budget spec (parseBudget): "bpw=X", "bytes=N", "drop-blocks=N", comma-separated. */
   budget?: string;
+  /** ranked/reverse/random: drop `what` in the last `n` blocks of the order (the page's drop knobs; the CLI's --budget drop-blocks=N is { what: 'block' }). */
+  drop?: { what: DropKind; n: number };
   /** random: the seed (default 0). */
   seed?: number;
   /** solve: the candidate formats (default Q8_0,Q6_K,Q5_0,Q4_K,Q4_0,Q3_K,Q2_K). */
@@ -289,6 +291,7 @@ export async function allocate(h: AllocationHost, req: AllocateRequest): Promise
   h.progress?.({ done: 0, total: 1, what: `allocate (${strategy})` });
   if (strategy === 'uniform') {
     if (!format) throw usage('--strategy uniform needs --format FMT');
+    if (req.drop) throw usage('a drop needs an order: strategy ranked, reverse or random');
     a = uniform(spec, format);
   } else if (strategy === 'ranked' || strategy === 'reverse' || strategy === 'random') {
     const opts: OrderOptions = {};
@@ -297,6 +300,7 @@ export async function allocate(h: AllocationHost, req: AllocateRequest): Promise
       opts.formats = { high: format ?? 'F32', low, nLow: req.n };
     } else if (req.n !== undefined) throw usage('--n counts the blocks moved to --low FMT: give --low too');
     if (budget.dropBlocks !== undefined) opts.drop = { what: 'block', n: budget.dropBlocks };
+    if (req.drop) opts.drop = { what: req.drop.what, n: req.drop.n };
     if (!opts.formats && !opts.drop) throw usage(`--strategy ${strategy} needs --low FMT --n N (and --format FMT for the other blocks, default F32) and/or --budget drop-blocks=N`);
     if (strategy === 'random') {
       a = random(spec, req.seed ?? 0, opts);
