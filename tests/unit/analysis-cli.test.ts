@@ -98,6 +98,9 @@ describe('layerlab analyze', () => {
     expect(j.agreement.kendall[0][0]).toBe(1);
     expect(j.options).toMatchObject({ bits: [4, 2], formats: ['Q8_0', 'Q4_K'], refBits: 4, outlierK: 5, owlM: 5, lensTopK: 5 });
     for (const k of ['forward', 'cos', 'ablation', 'quant', 'total']) expect(j.timings[k]).toBeGreaterThanOrEqual(0);
+    // The CPU backend has no WGSL scanner: every scanned metric says it ran on the CPU.
+    expect(j.scanBackends).toMatchObject({ cos: 'cpu', cka: 'cpu', zd: 'cpu' });
+    for (const v of Object.values(j.scanBackends as Record<string, string>)) expect(v).toBe('cpu');
   });
 
   it('text output names each metric with its blocks', async () => {

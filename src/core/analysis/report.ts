@@ -56,6 +56,8 @@ export interface AnalysisReport {
   lens: LensDetail | null;
   options: AnalysisResult['options'];
   timings: Record<string, number>;
+  /** Per metric id, where its heavy scan ran ('gpu' = the WGSL scanner, 'cpu' = the metric module). */
+  scanBackends?: Record<string, string>;
 }
 
 const fin = (v: number): number | null => (Number.isFinite(v) ? v : null);
@@ -170,6 +172,7 @@ export function toReport(r: AnalysisResult): AnalysisReport {
     lens: r.lens,
     options: r.options,
     timings: r.timings,
+    ...(r.scanBackends ? { scanBackends: r.scanBackends } : {}),
   };
 }
 
