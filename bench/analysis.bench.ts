@@ -15,6 +15,7 @@ import { CpuBackend } from '../src/core/model/cpu-backend.ts';
 import { analyze } from '../src/core/analysis/index.ts';
 import { acquireDevice } from '../src/gpu/device.ts';
 import { GpuBackend } from '../src/gpu/gpu-backend.ts';
+import { GpuGrad, gpuGradSupported } from '../src/gpu/grad-backend.ts';
 
 const args = parseArgs(process.argv.slice(2));
 const modelsDir = process.env.LAYERLAB_MODELS ?? resolve(import.meta.dirname, '../../shared/models');
@@ -35,16 +36,21 @@ console.log(`adapter: ${acquired.adapter}${acquired.software ? ' (software adapt
 async function timeAnalysis(model: LoadedModel, ids: number[], kind: 'cpu' | 'gpu') {
   const make = async (m: LoadedModel): Promise<Backend> => (kind === 'cpu' ? new CpuBackend(m) : GpuBackend.create(acquired, m));
   const backend = await make(model);
+  // As the engine does: gradients (taylor, zo's exact terms, fisher) from the WGSL backward on the GPU.
+  const grad = backend instanceof GpuBackend && gpuGradSupported(model.spec) ? new GpuGrad(backend.ctx, model) : null;
   const t0 = performance.now();
   let last = '';
   const r = await analyze(backend, model, {
     ids: [ids], metrics, makeBackend: make,
+    residGrad: grad ? (_m, x) => grad.residGrad(x) : undefined,
+    weightGradSq: grad ? async (_m, x) => (await grad.weightGradSq(x)).sumSq : undefined,
     progress: (done, total, what) => {
       if (what !== last) console.error(`[bench]   ${kind}: ${what} (${((performance.now() - t0) / 1000).toFixed(1)} s)`);
       last = what;
     },
   });
   const seconds = (performance.now() - t0) / 1000;
+  grad?.dispose();
   backend.dispose();
   const groups = Object.entries(r.timings).filter(([k]) => k !== 'total');
   const slowest = groups.sort((a, b) => b[1] - a[1])[0];
