@@ -14,6 +14,7 @@ import { loadModelFromFiles } from '../../src/core/formats/load.ts';
 import type { LoadedModel } from '../../src/core/formats/types.ts';
 import { applyAllocation } from '../../src/core/allocation/apply-weights.ts';
 import { ALLOCATION_SCHEMA } from '../../src/core/allocation/schema.ts';
+import { compareModels } from '../../src/core/allocation/compare.ts';
 import { kvQuantizeInPlace } from '../../src/core/ops/kv-quant.ts';
 import { randn } from '../../src/core/tensor.ts';
 import { encodeKvWrite } from '../../src/gpu/kernels/kv-write.ts';
@@ -84,6 +85,10 @@ describe.skipIf(skipGpu)('GpuBackend.derive', () => {
       const want = (64 + 64) * 4 * 4 + (64 + 172) * 8 * 4 + (32 + 64) * 3 * 4 + (172 + 64) * 1 * 4;
       expect(g.residency().ownBytes).toBe(want);
       expect(g.residency().uploadedTensors).toBe(4);
+      // What the GPU holds for the modified model is what the size report says (factor bytes included).
+      expect(g.info().weightBytes).toBe(ap.size.residentBytes);
+      const cmp = await compareModels(base, g, ids, { decodeTokens: 0 });
+      expect(cmp.backendBytes).toEqual({ kind: 'gpu', base: ap.size.baseResidentBytes, modified: ap.size.residentBytes, modifiedOwn: want });
     } finally {
       g.dispose();
       base.dispose();

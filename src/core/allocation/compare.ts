@@ -9,7 +9,9 @@
 // --kl-divergence`). Speed: prefill tokens/s = T / wall time of one full forward; decode tokens/s =
 // n / wall time of n single-token session appends after a prefill of the first ids (teacher-forced along
 // the text, logits of the last row only), as llama-bench's pp/tg split. Sizes come from the caller
-// (apply-weights.ts SizeReport: bytes of the tensors actually resident).
+// (apply-weights.ts SizeReport: bytes of the tensors actually resident) and from the two backends
+// (info().weightBytes: GPU buffers of the weights, or the CPU's f32 arrays; a GPU backend derived from the
+// base also says how many of them it uploaded itself rather than sharing with the base).
 
 import type { Backend, Session } from '../model/backend.ts';
 import type { Intervention } from '../model/taps.ts';
@@ -47,6 +49,8 @@ export interface Comparison {
   top1: number;
   top1PerToken: boolean[];
   size?: SizeReport;
+  /** Weight bytes each backend holds (Backend.info().weightBytes, after the forwards); modifiedOwn: the part the modified backend uploaded itself (GpuBackend.residency(), when it has one). */
+  backendBytes: { kind: 'cpu' | 'gpu'; base: number; modified: number; modifiedOwn?: number };
   interventions: Intervention[];
 }
 
@@ -64,6 +68,13 @@ async function timeDecode(b: Backend, ids: number[], n: number, ivs: Interventio
   } finally {
     s.dispose();
   }
+}
+
+function backendBytes(base: Backend, modified: Backend): Comparison['backendBytes'] {
+  const own = (modified as { residency?: () => { ownBytes: number } }).residency?.().ownBytes;
+  const out: Comparison['backendBytes'] = { kind: modified.info().kind, base: base.info().weightBytes, modified: modified.info().weightBytes };
+  if (own !== undefined) out.modifiedOwn = own;
+  return out;
 }
 
 export async function compareModels(base: Backend, modified: Backend, ids: number[], opts: CompareOptions = {}): Promise<Comparison> {
@@ -94,6 +105,7 @@ export async function compareModels(base: Backend, modified: Backend, ids: numbe
     top1: d.top1Agreement,
     top1PerToken: d.top1PerToken,
     size: opts.size,
+    backendBytes: backendBytes(base, modified),
     interventions: ivs,
   };
 }
