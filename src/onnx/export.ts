@@ -9,8 +9,11 @@
 //            h = norm(x); x += mlp(h)
 //   logits = norm(x) W_out^T  ->  output logits float [1, T, V]
 //
-// There are no KV-cache inputs (past_key_values): every call runs the full sequence, so generating
-// n tokens re-runs the prefix n times. The residual stream is kept 2-D [T, C] inside the graph.
+// By default there are no KV-cache inputs (past_key_values): every call runs the full sequence, so
+// generating n tokens re-runs the prefix n times. With kvCache the graph takes past_key.<l> /
+// past_value.<l> [Hkv, P, D] and returns present_key.<l> / present_value.<l> [Hkv, P + T, D] (no batch
+// axis; P = 0 on the first call), so a decoder feeds the presents back one token at a time (ort-run.ts
+// openOrtDecoder keeps them on the GPU with the WebGPU EP). The residual stream is 2-D [T, C] inside.
 //
 // Pieces, by the ONNX operator spec (https://onnx.ai/onnx/operators/):
 // - linear layers: Gemm(x [T, K], W [N, K], b [N], transB = 1), W stored as in the model ([out, in]);
@@ -76,6 +79,12 @@ export interface OnnxExportOptions {
   residualOutputs?: boolean;
   /** Write the blocks' linear weights through com.microsoft MatMulNBits (4-bit, block 32). */
   weights4bit?: boolean;
+  /**
+   * KV cache: inputs past_key.<l> / past_value.<l> float [Hkv, P, D] (P = positions already processed;
+   * P = 0 on the first call) and outputs present_key.<l> / present_value.<l> [Hkv, P + T, D]; the new
+   * tokens sit at positions P .. P + T - 1 (RoPE and learned positions offset by P, mask [T, P + T]).
+   */
+  kvCache?: boolean;
 }
 
 export interface LinearReport {
@@ -95,6 +104,11 @@ export interface OnnxExportResult {
 }
 
 const LINEARS = /^blk\.\d+\.(attn_q|attn_k|attn_v|attn_qkv|attn_output|ffn_gate|ffn_up|ffn_down)$/;
+
+/** KV-cache input / output names: past_key.<l>, past_value.<l>, present_key.<l>, present_value.<l>. */
+export function kvName(kind: 'past_key' | 'past_value' | 'present_key' | 'present_value' | string, layer: number): string {
+  return `${kind}.${layer}`;
+}
 
 /** Graph output name of a residual-stream point: layer -1 = the embedding output. */
 export function residualOutputName(layer: number, point: 'out' | 'mid' = 'out'): string {
@@ -253,8 +267,10 @@ class GraphBuilder {
     return n;
   }
 
-  slice(x: string, start: number, end: number | string, axis: number): string {
-    return this.op('Slice', [x, this.i64([start]), typeof end === 'string' ? end : this.i64([end]), this.i64([axis])]);
+  /** Slice along one axis; start / end are numbers or names of 1-D int64 [1] values. */
+  slice(x: string, start: number | string, end: number | string, axis: number): string {
+    const v = (n: number | string) => (typeof n === 'string' ? n : this.i64([n]));
+    return this.op('Slice', [x, v(start), v(end), this.i64([axis])]);
   }
 
   reshape(x: string, shape: number[]): string {
@@ -345,11 +361,15 @@ export function exportOnnx(model: LoadedModel, opts: OnnxExportOptions = {}): On
   // Sequence length as a 1-D int64 [T].
   g.scope = 'embed/';
   const tVec = g.op('Shape', ['input_ids'], { start: 1, end: 2 });
+  // Positions already in the cache: P (1-D [1]) and P + T; 0 and T without a cache.
+  const pVec = opts.kvCache ? g.op('Shape', [kvName('past_key', 0)], { start: 1, end: 2 }) : null;
+  const endVec = pVec ? g.op('Add', [pVec, tVec]) : tVec;
+  const startPos: number | string = pVec ?? 0;
   const ids = g.reshape('input_ids', [-1]);
   let x = g.op('Gather', [weightInit(g, model, 'token_embd'), ids], { axis: 0 });
   if (s.learnedPositions) {
     const pe = weightInit(g, model, 'position_embd');
-    x = g.op('Add', [x, g.slice(pe, 0, tVec, 0)]);
+    x = g.op('Add', [x, g.slice(pe, startPos, endVec, 0)]);
   }
 
   // RoPE tables sliced to T, shaped for broadcasting over heads.
@@ -366,8 +386,8 @@ export function exportOnnx(model: LoadedModel, opts: OnnxExportOptions = {}): On
       sn[i] = table[2 * i + 1];
     }
     const shape = s.rope.kind === 'adjacent' ? [-1, 1, half, 1] : [-1, 1, half];
-    cos = g.reshape(g.slice(g.init(float32Tensor('rope.cos', [s.contextLength, half], c)), 0, tVec, 0), shape);
-    sin = g.reshape(g.slice(g.init(float32Tensor('rope.sin', [s.contextLength, half], sn)), 0, tVec, 0), shape);
+    cos = g.reshape(g.slice(g.init(float32Tensor('rope.cos', [s.contextLength, half], c)), startPos, endVec, 0), shape);
+    sin = g.reshape(g.slice(g.init(float32Tensor('rope.sin', [s.contextLength, half], sn)), startPos, endVec, 0), shape);
   }
 
   const rope = (v: string, heads: number): string => {
@@ -388,10 +408,11 @@ export function exportOnnx(model: LoadedModel, opts: OnnxExportOptions = {}): On
     return g.reshape(r, [-1, heads * D]);
   };
 
-  // Causal mask [T, T]: -1e30 where key position > query position.
+  // Causal mask [T, P + T]: -1e30 where key position j > query position P + i, i.e. above diagonal P + 1.
   g.scope = 'mask/';
-  const full = g.op('ConstantOfShape', [g.op('Concat', [tVec, tVec], { axis: 0 })], { value: float32Tensor('mask_value', [1], Float32Array.of(-1e30)) });
-  const mask = g.op('Trilu', [full, g.i64([1], true)], { upper: 1 });
+  const full = g.op('ConstantOfShape', [g.op('Concat', [tVec, endVec], { axis: 0 })], { value: float32Tensor('mask_value', [1], Float32Array.of(-1e30)) });
+  const diag = pVec ? g.reshape(g.op('Add', [pVec, g.i64([1])]), []) : g.i64([1], true);
+  const mask = g.op('Trilu', [full, diag], { upper: 1 });
   const scale = g.f32(1 / Math.sqrt(D));
 
   if (opts.residualOutputs) addOutput(x, residualOutputName(-1), C);
@@ -414,8 +435,15 @@ export function exportOnnx(model: LoadedModel, opts: OnnxExportOptions = {}): On
       k = rope(k, Hkv);
     }
     const q5 = g.op('Transpose', [g.reshape(q, [-1, Hkv, group, D])], { perm: [1, 2, 0, 3] }); // [Hkv, g, T, D]
-    const kT = g.op('Transpose', [g.reshape(k, [-1, Hkv, 1, D])], { perm: [1, 2, 3, 0] }); // [Hkv, 1, D, T]
-    const v5 = g.op('Transpose', [g.reshape(v, [-1, Hkv, 1, D])], { perm: [1, 2, 0, 3] }); // [Hkv, 1, T, D]
+    let kAll = g.op('Transpose', [g.reshape(k, [-1, Hkv, D])], { perm: [1, 0, 2] }); // [Hkv, T, D]
+    let vAll = g.op('Transpose', [g.reshape(v, [-1, Hkv, D])], { perm: [1, 0, 2] });
+    if (opts.kvCache) {
+      // [Hkv, P + T, D]: the cache followed by the new positions.
+      kAll = g.op('Concat', [kvName('past_key', l), kAll], { axis: 1 }, { out: kvName('present_key', l) });
+      vAll = g.op('Concat', [kvName('past_value', l), vAll], { axis: 1 }, { out: kvName('present_value', l) });
+    }
+    const kT = g.op('Transpose', [g.reshape(kAll, [Hkv, 1, -1, D])], { perm: [0, 1, 3, 2] }); // [Hkv, 1, D, P + T]
+    const v5 = g.reshape(vAll, [Hkv, 1, -1, D]); // [Hkv, 1, P + T, D]
     const scores = g.op('Add', [g.op('Mul', [g.op('MatMul', [q5, kT]), scale]), mask]); // [Hkv, g, T, T]
     const p = g.op('Softmax', [scores], { axis: -1 });
     const o = g.op('Transpose', [g.op('MatMul', [p, v5])], { perm: [2, 0, 1, 3] }); // [T, Hkv, g, D]
@@ -449,6 +477,16 @@ export function exportOnnx(model: LoadedModel, opts: OnnxExportOptions = {}): On
   outputs.unshift(tensorValueInfo('logits', OnnxDataType.FLOAT, [1, 'T', s.vocabSize]));
   outNames.unshift('logits');
 
+  const kvInputs: OnnxValueInfo[] = [];
+  const kvOutputs: OnnxValueInfo[] = [];
+  if (opts.kvCache) {
+    for (let l = 0; l < s.nLayers; l++) {
+      for (const kv of ['key', 'value']) {
+        kvInputs.push(tensorValueInfo(kvName(`past_${kv}`, l), OnnxDataType.FLOAT, [Hkv, 'P', D]));
+        kvOutputs.push(tensorValueInfo(kvName(`present_${kv}`, l), OnnxDataType.FLOAT, [Hkv, 'P+T', D]));
+      }
+    }
+  }
   const opsetImport = [{ domain: '', version: EXPORT_OPSET }];
   if (opts.weights4bit) opsetImport.push({ domain: MS_DOMAIN, version: 1 });
   const onnx: OnnxModel = {
@@ -456,13 +494,13 @@ export function exportOnnx(model: LoadedModel, opts: OnnxExportOptions = {}): On
     opsetImport,
     producerName: 'layerlab',
     producerVersion: '0.1.0',
-    docString: `LayerLab export of ${s.name} (${s.arch}, ${s.nLayers} layers): full-sequence graph, no KV cache.`,
+    docString: `LayerLab export of ${s.name} (${s.arch}, ${s.nLayers} layers): ${opts.kvCache ? 'KV-cache inputs past_key/value.<l> [Hkv, P, D], outputs present_key/value.<l>' : 'full-sequence graph, no KV cache'}.`,
     graph: {
       name: s.name || 'layerlab',
       node: g.nodes,
       initializer: g.inits,
-      input: [tensorValueInfo('input_ids', OnnxDataType.INT64, [1, 'T'])],
-      output: outputs,
+      input: [tensorValueInfo('input_ids', OnnxDataType.INT64, [1, 'T']), ...kvInputs],
+      output: [...outputs, ...kvOutputs],
     },
     metadataProps: [
       { key: 'layerlab.arch', value: s.arch },
@@ -471,7 +509,7 @@ export function exportOnnx(model: LoadedModel, opts: OnnxExportOptions = {}): On
       { key: 'layerlab.weights', value: opts.weights4bit ? 'MatMulNBits 4-bit block 32 for block linears with K % 32 == 0' : 'float32' },
     ],
   };
-  return { model: onnx, bytes: encodeOnnxModel(onnx), outputs: outNames, linears };
+  return { model: onnx, bytes: encodeOnnxModel(onnx), outputs: [...outNames, ...kvOutputs.map((o) => o.name)], linears };
 }
 
 /**

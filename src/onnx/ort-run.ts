@@ -99,3 +99,85 @@ export async function openOrtModel(bytes: Uint8Array, opts: OrtRunOptions = {}):
 }
 
 export { OnnxFormatError };
+
+export interface OrtDecoder {
+  /** Positions in the cache. */
+  readonly position: number;
+  /** Run ids at positions position.. and return the logits of the last one [V] (a prefill or one step). */
+  append(ids: readonly number[]): Promise<Float32Array>;
+  /** Drop the cache (the next append starts at position 0). */
+  reset(): void;
+  release(): Promise<void>;
+}
+
+/**
+ * A token-by-token decoder over an export made with kvCache (past_key.<l> / past_value.<l> inputs,
+ * present_key.<l> / present_value.<l> outputs, [Hkv, P, D]). With the WebGPU EP the presents stay on
+ * the GPU (preferredOutputLocation 'gpu-buffer') and are fed back as the next call's pasts; only the
+ * logits come back to the CPU.
+ */
+export async function openOrtDecoder(bytes: Uint8Array, shape: { nLayers: number; nKvHeads: number; headDim: number }, opts: OrtRunOptions = {}): Promise<OrtDecoder> {
+  decodeOnnxModel(bytes);
+  const ep = opts.ep ?? 'wasm';
+  ort.env.wasm.numThreads = opts.numThreads ?? 1;
+  if (opts.wasmPaths) ort.env.wasm.wasmPaths = opts.wasmPaths;
+  const presentNames: string[] = [];
+  for (let l = 0; l < shape.nLayers; l++) presentNames.push(`present_key.${l}`, `present_value.${l}`);
+  const location: Record<string, 'cpu' | 'gpu-buffer'> = { logits: 'cpu' };
+  for (const n of presentNames) location[n] = ep === 'webgpu' ? 'gpu-buffer' : 'cpu';
+  let session: ort.InferenceSession;
+  try {
+    session = await ort.InferenceSession.create(bytes, { executionProviders: [ep], graphOptimizationLevel: 'all', preferredOutputLocation: location });
+  } catch (e) {
+    throw new OrtRunError(`onnxruntime could not load the model (${ep}): ${e instanceof Error ? e.message : String(e)}`, 'export the model with kvCache for a decoder', { cause: e });
+  }
+  if (!session.inputNames.includes('past_key.0')) throw new OrtRunError('the graph has no past_key.0 input', 'export the model with kvCache (or use openOrtModel for full-sequence runs)');
+  const { nKvHeads: Hkv, headDim: D } = shape;
+  const empty = () => {
+    const f: Record<string, ort.Tensor> = {};
+    for (let l = 0; l < shape.nLayers; l++) {
+      f[`past_key.${l}`] = new ort.Tensor('float32', new Float32Array(0), [Hkv, 0, D]);
+      f[`past_value.${l}`] = new ort.Tensor('float32', new Float32Array(0), [Hkv, 0, D]);
+    }
+    return f;
+  };
+  let past = empty();
+  let position = 0;
+  const drop = (f: Record<string, ort.Tensor>) => {
+    for (const t of Object.values(f)) if (t.location === 'gpu-buffer') t.dispose();
+  };
+  return {
+    get position() {
+      return position;
+    },
+    async append(ids) {
+      const T = ids.length;
+      const input = new ort.Tensor('int64', BigInt64Array.from(ids.map((i) => BigInt(i))), [1, T]);
+      let r: ort.InferenceSession.OnnxValueMapType;
+      try {
+        r = await session.run({ input_ids: input, ...past });
+      } catch (e) {
+        throw new OrtRunError(`onnxruntime failed at position ${position} (${T} tokens): ${e instanceof Error ? e.message : String(e)}`, 'check the token ids and that the cache fits the model context', { cause: e });
+      }
+      drop(past);
+      past = {};
+      for (let l = 0; l < shape.nLayers; l++) {
+        past[`past_key.${l}`] = r[`present_key.${l}`];
+        past[`past_value.${l}`] = r[`present_value.${l}`];
+      }
+      position += T;
+      const logits = r.logits.data as Float32Array;
+      const V = logits.length / T;
+      return logits.slice((T - 1) * V);
+    },
+    reset() {
+      drop(past);
+      past = empty();
+      position = 0;
+    },
+    async release() {
+      drop(past);
+      await session.release();
+    },
+  };
+}

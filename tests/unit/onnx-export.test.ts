@@ -13,7 +13,7 @@
 // - malformed files fail with a clear error and a hint.
 import { beforeAll, describe, expect, it } from 'vitest';
 import { exportOnnx, q4_0ToNBits, quantizeNBits, tapsFromResidualOutputs, residualOutputName } from '../../src/onnx/export.ts';
-import { openOrtModel, OrtRunError, type OrtModel } from '../../src/onnx/ort-run.ts';
+import { openOrtDecoder, openOrtModel, OrtRunError, type OrtModel } from '../../src/onnx/ort-run.ts';
 import { encodeOnnxModel, OnnxFormatError, tensorValueInfo, OnnxDataType } from '../../src/onnx/proto.ts';
 import { CpuBackend } from '../../src/core/model/cpu-backend.ts';
 import { allBlockTaps } from '../../src/core/model/taps.ts';
@@ -25,7 +25,7 @@ import { quantize } from '../../src/core/quant/quantize.ts';
 import { GGMLType } from '../../src/core/quant/types.ts';
 import { expectAllClose } from '../helpers/close.ts';
 import { readModelBytes } from '../helpers/models.ts';
-import { MODELS, kjvLogits, storiesLogits } from '../helpers/parity.ts';
+import { MODELS, kjvGreedy, kjvLogits, storiesGreedy, storiesLogits, type GreedyRef } from '../helpers/parity.ts';
 import { loadHfStories, loadStoriesLlama2c } from './hf-llama-fixture.ts';
 import { stubTokenizer, tinyQwen2 } from './formats-fixtures.ts';
 
@@ -151,6 +151,52 @@ describe('other architectures and layouts against their references', () => {
     const cpu = await new CpuBackend(m).forward(ids);
     expectAllClose(out.logits.data, cpu.logits, { atol: 1e-4, rtol: 1e-5 }, 'qwen2 ORT vs engine');
   }, 60_000);
+});
+
+function argmax(v: Float32Array): number {
+  let b = 0;
+  for (let i = 1; i < v.length; i++) if (v[i] > v[b]) b = i;
+  return b;
+}
+
+// KV cache (past_key/value.<l> in, present_key/value.<l> out): a prefill then one token at a time must
+// reproduce the full-sequence logits at every position and the references' greedy runs.
+describe('KV-cache export (openOrtDecoder, wasm)', () => {
+  async function greedy(model: LoadedModel, g: GreedyRef): Promise<number[]> {
+    const d = await openOrtDecoder(exportOnnx(model, { kvCache: true }).bytes, model.spec);
+    try {
+      let last = await d.append(g.prompt_ids);
+      const out: number[] = [];
+      for (let i = 0; i < g.generated_ids.length; i++) {
+        out.push(argmax(last));
+        if (i + 1 < g.generated_ids.length) last = await d.append([out[i]]);
+      }
+      expect(d.position).toBe(g.prompt_ids.length + g.generated_ids.length - 1);
+      return out;
+    } finally {
+      await d.release();
+    }
+  }
+
+  it('stories260K: prefill 3 + 2 single steps = the reference logits (1e-4); 64 greedy tokens = the reference ids', async () => {
+    const m = loadStoriesLlama2c();
+    const ex = exportOnnx(m, { kvCache: true });
+    expect(ex.model.graph!.input!.map((i) => i.name)).toEqual(['input_ids', ...[0, 1, 2, 3, 4].flatMap((l) => [`past_key.${l}`, `past_value.${l}`])]);
+    const ref = storiesLogits();
+    const d = await openOrtDecoder(ex.bytes, m.spec);
+    expectAllClose(await d.append(ref.ids.slice(0, 3)), ref.logits[2], LOGITS_TOL, 'KV prefill');
+    expectAllClose(await d.append([ref.ids[3]]), ref.logits[3], LOGITS_TOL, 'KV step 1');
+    expectAllClose(await d.append([ref.ids[4]]), ref.logits[4], LOGITS_TOL, 'KV step 2');
+    await d.release();
+    const g = storiesGreedy();
+    expect(await greedy(m, g)).toEqual(g.generated_ids);
+  }, 120_000);
+
+  it('kjv-gpt2-8L (learned positions offset by the cache): greedy ids = the PyTorch reference', async () => {
+    const g = kjvGreedy();
+    const m = MODELS['kjv-gpt2-8L (safetensors)']();
+    expect(await greedy(m, { prompt_ids: g.prompt_ids, generated_ids: g.generated_ids.slice(0, 32) })).toEqual(g.generated_ids.slice(0, 32));
+  }, 120_000);
 });
 
 // 4-bit: MatMulNBits (bits 4, block 32, default zero point 8) multiplies by (code - 8) * scale. A GGUF
