@@ -3,14 +3,17 @@
 //   - weightGradSq: per tensor sum_i (dL/dw_i)^2 (linear weights and biases, norm weights and biases,
 //     token / position embeddings; tied token_embd = unembedding + embedding parts) on stories260K (GGUF),
 //     the tiny Llama fixtures and the tiny GPT-2 fixture (fused QKV, LayerNorm biases, learned positions,
-//     tied output). Every tensor the CPU gives a gradient appears, and nothing else.
+//     tied output), and stories260K quantized to Q4_0 (both sides differentiate w.r.t. the dequantized
+//     weights). Every tensor the CPU gives a gradient appears, and nothing else.
 //     Tolerance: |got - want| <= 1e-4 max_tensors(want) + 1e-3 |want| (f32 forward + backward against
 //     float64; a squared gradient doubles the relative error of the gradient, measured ~1e-5).
 //   - residGrad on the GPT-2 graph: dL/dh at every block's in / mid / out within 2e-5 max|want| + 2e-4 |want|
 //     per point (the tolerance of the Llama test, tests/gpu/grad-backend.test.ts), on the tiny GPT-2
 //     fixture, a variant with an untied output matrix and an output bias, and kjv-gpt2-8L (safetensors).
 import { describe, expect, it } from 'vitest';
+import { loadModelFromFiles } from '../../src/core/formats/load.ts';
 import { GradModel } from '../../src/core/grad/backward.ts';
+import { GGMLType } from '../../src/core/quant/types.ts';
 import { sumSq } from '../../src/core/grad/ops/sum-sq.ts';
 import type { LoadedModel } from '../../src/core/formats/types.ts';
 import { randn } from '../../src/core/tensor.ts';
@@ -18,6 +21,7 @@ import { GpuGrad, gpuGradSupported } from '../../src/gpu/grad-backend.ts';
 import { expectAllClose } from '../helpers/close.ts';
 import { skipGpu } from '../helpers/gpu.ts';
 import { MODELS } from '../helpers/parity.ts';
+import { readModelBytes } from '../helpers/models.ts';
 import { f32Tensor } from '../unit/analysis-fixtures.ts';
 import { tinyGpt2, tinyLlama } from '../unit/grad-fixtures.ts';
 import { testContext } from './harness.ts';
@@ -32,8 +36,16 @@ function tinyGpt2Untied(): LoadedModel {
   return m;
 }
 
+/** stories260K quantized to Q4_0 by llama.cpp (packed blocks; gradients w.r.t. the dequantized values). */
+function storiesQ4(): LoadedModel {
+  const m = loadModelFromFiles([{ name: 'stories260K-Q4_0.gguf', bytes: readModelBytes('stories260K-gguf/quantized/stories260K-Q4_0.gguf') }], { contextLength: 512 });
+  expect(m.tensors.get('blk.0.attn_q')!.type).toBe(GGMLType.Q4_0);
+  return m;
+}
+
 const weightCases: [string, () => LoadedModel, number[]][] = [
   ['stories260K (GGUF)', MODELS['stories260K (GGUF)'], [1, 403, 407, 261, 378, 285, 309, 1, 267, 344, 400, 46, 13]],
+  ['stories260K Q4_0 (dequantized weights)', storiesQ4, [1, 403, 407, 261, 378, 285, 309, 1, 267, 344, 400, 46, 13]],
   ['tiny llama, RoPE adjacent, GQA 4/2', () => tinyLlama('adjacent'), [1, 5, 9, 3, 7, 7, 4]],
   ['tiny llama, RoPE half, q/k/v bias, tied', () => tinyLlama('half', { qkvBias: true, tied: true }), [2, 5, 9, 3, 7, 7, 4, 1, 1, 0, 10]],
   ['tiny gpt2 (tied)', tinyGpt2, [3, 1, 4, 1, 5, 9, 2, 6, 5]],
