@@ -12,6 +12,7 @@ import { describeSpec } from '../core/model/spec.ts';
 import { MetricNameError, reportText, resolveMetricNames, toReport } from '../core/analysis/index.ts';
 import { ALLOCATION_COMMANDS, allocateCommand, compareCommand, exportCommand, sweepCommand, type CliContext } from './allocate.ts';
 import { exportOnnxCommand, ExportOnnxUsageError } from './onnx.ts';
+import { isOnnxPath, onnxModelFiles } from './onnx-model.ts';
 
 const USAGE = `layerlab: layer-wise importance workbench (CLI)
 
@@ -42,6 +43,9 @@ Options for every command:
   --context N          override the model's context length (e.g. 512 for stories260K's GGUF, which stores 128)
   --bos / --no-bos     force prepending BOS or not (default: the model's tokenizer decides)
   --models-dir DIR     resolve a relative --model against DIR when it is not found as given
+  --model FILE.onnx    an ONNX causal LM (run by onnxruntime-web, wasm): info, logits, nll, perplexity, generate,
+                       analyze (cos,lim,contrib,cka,lens,zd,weights,agreement), allocate/compare; tokenizer.json
+                       beside the file or --tokenizer PATH
 `;
 
 type Args = { _: string[]; [k: string]: string | boolean | string[] };
@@ -162,7 +166,8 @@ export async function main(argv: string[], out: TextSink = process.stdout, err: 
     const backend = (str(a, 'backend') ?? 'auto') as BackendChoice;
     if (!['gpu', 'cpu', 'auto'].includes(backend)) throw new UsageError(`--backend must be gpu, cpu or auto, got "${backend}"`);
     const modelPath = resolveModel(a);
-    const files = readModelFiles(modelPath, str(a, 'tokenizer'));
+    // An .onnx model: graph + external data + tokenizer (cli/onnx-model.ts); run by onnxruntime-web.
+    const files = isOnnxPath(modelPath) ? onnxModelFiles(modelPath, str(a, 'tokenizer'), (m) => new UsageError(m)) : readModelFiles(modelPath, str(a, 'tokenizer'));
     if (cmd === 'export-onnx') {
       // CPU-side only: no device is acquired to write the graph (logic in cli/onnx.ts).
       try {

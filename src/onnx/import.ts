@@ -62,15 +62,19 @@ export const ONNX_FEATURES = {
 /** Metric groups an ONNX model supports in analyze. */
 export const ONNX_METRICS = ['cos', 'lim', 'contrib', 'cka', 'lens', 'zd', 'weights', 'agreement'];
 
-/** Refuses metric groups that need LayerLab's own forward (a GGUF or safetensors file), by name. */
-export function checkOnnxMetrics(metrics: readonly string[]): void {
-  const asked = metrics.map((m) => m.trim().toLowerCase()).filter((m) => m && m !== 'all');
-  const bad = asked.filter((m) => !ONNX_METRICS.includes(m));
+/**
+ * The metric groups to run for an ONNX model: 'all' means every group ONNX supports; a group that needs
+ * LayerLab's own forward (a GGUF or safetensors file) is refused by name.
+ */
+export function checkOnnxMetrics(metrics: readonly string[]): string[] {
+  const asked = metrics.map((m) => m.trim().toLowerCase()).filter((m) => m);
+  const bad = asked.filter((m) => m !== 'all' && !ONNX_METRICS.includes(m));
   if (bad.length) {
     throw new Error(
       `metric${bad.length > 1 ? 's' : ''} ${bad.join(', ')} ${bad.length > 1 ? 'are' : 'is'} not available for ONNX models: ${bad.length > 1 ? 'they need' : 'it needs'} LayerLab's own forward pass, so open the model as a GGUF or safetensors file (ONNX models support ${ONNX_METRICS.join(', ')})`,
     );
   }
+  return asked.includes('all') ? ONNX_METRICS.slice() : asked;
 }
 
 const base = (n: string): string => n.split(/[\\/]/).pop() ?? n;

@@ -27,7 +27,8 @@ import { checkIds } from '../core/model/spec.ts';
 import { planLayers, tapName, type ForwardOptions, type ForwardResult } from '../core/model/taps.ts';
 import { tensorToF32 } from '../core/model/weights.ts';
 import { encodeOnnxModel, OnnxDataType, tensorValueInfo, type OnnxModel, type OnnxNode, type OnnxTensor } from './proto.ts';
-import { initValues, transpose, type OnnxLoaded } from './import.ts';
+import { initValues, loadOnnx, transpose, type NamedFile, type OnnxLoaded, type OnnxLoadOptions } from './import.ts';
+import { ortWasmPaths } from './wasm-paths.ts';
 
 let envSet = false;
 function setEnv(): void {
@@ -35,6 +36,13 @@ function setEnv(): void {
   envSet = true;
   const proc = (globalThis as { process?: { versions?: { node?: string } } }).process;
   if (proc?.versions?.node) ort.env.wasm.numThreads = 1;
+  else if (!ort.env.wasm.wasmPaths) {
+    try {
+      ort.env.wasm.wasmPaths = ortWasmPaths();
+    } catch {
+      // not in a page or worker: leave onnxruntime's default
+    }
+  }
 }
 
 /** Tap name -> graph tensor name for every tap the analysis can serve. */
@@ -286,4 +294,11 @@ export class OnnxBackend implements Backend {
 export async function openOnnxBackend(loaded: OnnxLoaded, executionProviders?: string[]): Promise<{ backend: OnnxBackend; makeBackend: (m: LoadedModel) => Promise<Backend> }> {
   const backend = await OnnxBackend.create(loaded, { executionProviders });
   return { backend, makeBackend: (m) => OnnxBackend.create(loaded, { modified: m, executionProviders }) };
+}
+
+/** Files -> the canonical model, its onnxruntime backend and the factory for modified copies (engine entry). */
+export async function openOnnx(files: readonly NamedFile[], opts: OnnxLoadOptions & { executionProviders?: string[] } = {}): Promise<{ loaded: OnnxLoaded; model: LoadedModel; backend: OnnxBackend; makeBackend: (m: LoadedModel) => Promise<Backend> }> {
+  const loaded = loadOnnx(files, opts);
+  const { backend, makeBackend } = await openOnnxBackend(loaded, opts.executionProviders);
+  return { loaded, model: loaded.model, backend, makeBackend };
 }

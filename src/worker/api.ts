@@ -57,6 +57,8 @@ export interface ModelInfo {
     gpuUnavailable?: string;
   };
   tokenizer: { kind: string; vocabSize: number; bosId: number | null; eosId: number | null; addBos: boolean };
+  /** ONNX models (format 'onnx', run by onnxruntime-web): what they get and what needs a GGUF or safetensors file. */
+  features?: { supported: string[]; needsNativeFile: string[] };
 }
 
 export interface TokenizeResult {

@@ -64,6 +64,17 @@ export class Engine implements EngineApi {
               bytes: await fetchBytes(url, (done, total) => progress?.({ done, total, what: `download ${url}` })),
             })),
           );
+    if (files.some((f) => /\.onnx$/i.test(f.name))) {
+      // ONNX: graph analysis + onnxruntime-web (src/onnx/session.ts), loaded only when needed.
+      const { openOnnx } = await import('../onnx/session.ts');
+      const r = await openOnnx(files, { contextLength: opts.contextLength });
+      this.backend?.dispose();
+      this.model = r.model;
+      this.backend = r.backend;
+      this.makeBackend = r.makeBackend;
+      this.gpuUnavailable = undefined;
+      return this.info();
+    }
     const model = loadModelFromFiles(files, { contextLength: opts.contextLength });
     const choice = opts.backend ?? 'auto';
     let backend: Backend;
@@ -89,6 +100,7 @@ export class Engine implements EngineApi {
     this.backend = backend;
     this.makeBackend = makeBackend;
     this.gpuUnavailable = gpuUnavailable;
+    this.files = files;
     return this.info();
   }
 
@@ -111,6 +123,7 @@ export class Engine implements EngineApi {
       tensors,
       backend: this.gpuUnavailable ? { ...backend.info(), gpuUnavailable: this.gpuUnavailable } : backend.info(),
       tokenizer: { kind: tk.kind, vocabSize: tk.vocabSize, bosId: tk.bosId, eosId: tk.eosId, addBos: tk.addBosDefault },
+      ...(model.format === 'onnx' ? { features: (await import('../onnx/import.ts')).ONNX_FEATURES } : {}),
     };
   }
 
@@ -176,6 +189,8 @@ export class Engine implements EngineApi {
 
   async analyze(req: AnalyzeRequest, progress?: ProgressFn): Promise<AnalysisResult> {
     const { model, backend } = this.need();
+    // ONNX models: the activation and weight metrics only ('all' = those); others are refused by name.
+    if (model.format === 'onnx') req = { ...req, metrics: (await import('../onnx/import.ts')).checkOnnxMetrics(req.metrics) };
     // Gradients on the GPU when the model runs there and its graph (Llama or GPT-2) is supported: residual
     // gradients for taylor / zo, per-tensor squared weight gradients for fisher (built lazily, once per
     // analysis, freed after it).
