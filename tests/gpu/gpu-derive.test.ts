@@ -27,10 +27,10 @@ const model = loadModelFromFiles([{ name: 'stories260K.gguf', bytes: readModelBy
 const head = { schema: ALLOCATION_SCHEMA, model: { name: 'stories260K', arch: 'llama', nLayers: 5 } };
 const ids = model.tokenizer.encode('Once upon a time, there was a little girl named Lily.', { addBos: true });
 
-async function gpu(m: LoadedModel): Promise<GpuBackend> {
+async function gpu(m: LoadedModel, kernels?: 'tiled' | 'simple'): Promise<GpuBackend> {
   const device = await testDevice();
   const limits = { maxStorageBufferBindingSize: device.limits.maxStorageBufferBindingSize, maxBufferSize: device.limits.maxBufferSize };
-  return GpuBackend.create({ device, adapter: 'test adapter', software: true, features: [], limits }, m);
+  return GpuBackend.create({ device, adapter: 'test adapter', software: true, features: [], limits }, m, undefined, { kernels });
 }
 
 describe.skipIf(skipGpu)('GpuBackend.derive', () => {
