@@ -537,7 +537,6 @@ function headsAfter(g: GraphIndex, from: string, width: number): { H: number; D:
           if (H === -1 && D > 0) H = width / D;
           if (H > 0 && D > 0 && H * D === width) return { H, D };
         }
-        return null;
       }
       if (MATMUL_OPS.has(n.opType) || n.opType === 'Softmax') continue;
       for (const o of n.output ?? []) if (o) queue.push(o);
@@ -600,7 +599,8 @@ export function analyzeGraph(model: OnnxModel): GraphAnalysis {
     if (a !== undefined) {
       const other = otherInput(g, g.node(a), h)!;
       const p = g.prod(other);
-      if (p?.opType === 'Gather' && g.initName(p.input![0])) {
+      // Learned positions: Gather(table, position_ids) or Slice(table, P, P + T) of a [rows, C] initializer.
+      if ((p?.opType === 'Gather' || p?.opType === 'Slice') && g.initName(p.input![0]) && g.dims(g.initName(p.input![0])!)?.length === 2) {
         const w = g.initName(p.input![0])!;
         posEmb = { weight: w, rows: g.dims(w)![0] };
       }
@@ -729,6 +729,10 @@ export function analyzeGraph(model: OnnxModel): GraphAnalysis {
     const H = g.attrI(attnOps, 'num_heads', 0);
     const Hkv = g.attrI(attnOps, 'kv_num_heads', H);
     if (H > 0 && q) heads = { nHeads: H, nKvHeads: Hkv, headDim: (a0.inProj.q?.outFeatures ?? C) / H, fromGraph: true };
+  } else if (a0.inProj.qkv) {
+    // Fused QKV (GPT-2): q, k and v are C wide each after the split.
+    const h = headsAfter(g, g.node(a0.inProj.qkv.node).output![0], a0.inProj.qkv.outFeatures / 3);
+    if (h) heads = { nHeads: h.H, nKvHeads: h.H, headDim: h.D, fromGraph: true };
   } else if (a0.inProj.q && a0.inProj.k) {
     const hq = headsAfter(g, g.node(a0.inProj.q.node).output![0], a0.inProj.q.outFeatures);
     const hk = headsAfter(g, g.node(a0.inProj.k.node).output![0], a0.inProj.k.outFeatures);
