@@ -9,7 +9,7 @@ export const dropLayers: Lesson = {
   steps: [
     {
       title: 'Find the least important block',
-      body: 'Ablation measures importance directly: skip one block and see how much the model’s loss (NLL) rises. Block influence (cos) predicts the same thing from a single pass.',
+      body: 'Ablation measures importance directly: skip one block and see how far the predictions move (KL from the original) and how much the loss rises. Block influence (cos) predicts the same thing from a single pass.',
       look: 'In Layer importance, compare the “ablation” row with the block-influence row: do they point at the same block?',
       panel: 'importance',
       actions: [{ kind: 'preset', id: 'story' }, { kind: 'metrics', metrics: ['cos', 'ablation', 'agreement'], tokenMetric: 'cos' }, { kind: 'run-importance' }],
