@@ -5,8 +5,8 @@
 //   the derived backend is disposed (and a derived one after its base is disposed);
 // - a rank plan (factors A, B run as two matmuls): GPU logits = CPU reference logits within 1e-4, and the
 //   GPU holds (rows + cols) * r * 4 bytes per factorized tensor;
-// - K/V cache bits: the kv-write kernel's quantized path against core/ops/kv-quant.ts, and a model with
-//   4-bit K / 3-bit V: GPU logits = CPU logits.
+// - K/V cache bits: a model with 4-bit K / 3-bit V: GPU logits = CPU logits (the kernel's quantized path
+//   against core/ops/kv-quant.ts is in kv-write.test.ts).
 import { describe, expect, it } from 'vitest';
 import { GpuBackend } from '../../src/gpu/gpu-backend.ts';
 import { CpuBackend } from '../../src/core/model/cpu-backend.ts';
@@ -15,13 +15,9 @@ import type { LoadedModel } from '../../src/core/formats/types.ts';
 import { applyAllocation } from '../../src/core/allocation/apply-weights.ts';
 import { ALLOCATION_SCHEMA } from '../../src/core/allocation/schema.ts';
 import { compareModels } from '../../src/core/allocation/compare.ts';
-import { kvQuantizeInPlace } from '../../src/core/ops/kv-quant.ts';
-import { randn } from '../../src/core/tensor.ts';
-import { encodeKvWrite } from '../../src/gpu/kernels/kv-write.ts';
 import { expectAllClose } from '../helpers/close.ts';
 import { skipGpu, testDevice } from '../helpers/gpu.ts';
 import { readModelBytes } from '../helpers/models.ts';
-import { runPass, testContext } from './harness.ts';
 
 const model = loadModelFromFiles([{ name: 'stories260K.gguf', bytes: readModelBytes('stories260K-gguf/stories260K.gguf') }], { contextLength: 512 });
 const head = { schema: ALLOCATION_SCHEMA, model: { name: 'stories260K', arch: 'llama', nLayers: 5 } };
@@ -97,26 +93,6 @@ describe.skipIf(skipGpu)('GpuBackend.derive', () => {
 });
 
 describe.skipIf(skipGpu)('K/V cache bits on the GPU', () => {
-  for (const [T, Hkv, D, kBits, vBits] of [[3, 2, 8, 4, 2], [2, 1, 40, 8, 16], [5, 3, 5, 2, 3]]) {
-    it(`kv-write quantized T=${T} Hkv=${Hkv} D=${D} K${kBits} V${vBits} = kvQuantizeInPlace`, async () => {
-      const ctx = await testContext();
-      const row = Hkv * D;
-      const pos0 = 1;
-      const k = randn(T * row, 11 + T);
-      const v = randn(T * row, 12 + T);
-      const kc = ctx.storage(new Float32Array((pos0 + T) * row));
-      const vc = ctx.storage(new Float32Array((pos0 + T) * row));
-      await runPass(ctx, (pass) => encodeKvWrite(ctx, pass, { k: ctx.storage(k), v: ctx.storage(v), kCache: kc, vCache: vc, T, Hkv, D, pos0, kBits, vBits }));
-      const wk = new Float32Array((pos0 + T) * row);
-      wk.set(kvQuantizeInPlace(k.slice(), T, Hkv, D, kBits), pos0 * row);
-      const wv = new Float32Array((pos0 + T) * row);
-      wv.set(kvQuantizeInPlace(v.slice(), T, Hkv, D, vBits), pos0 * row);
-      // Same f32 operations in the same order; 1e-6 allows a last-ulp difference in the division.
-      expectAllClose(await ctx.readF32(kc, (pos0 + T) * row), wk, { atol: 1e-6, rtol: 1e-6 }, 'kCache');
-      expectAllClose(await ctx.readF32(vc, (pos0 + T) * row), wv, { atol: 1e-6, rtol: 1e-6 }, 'vCache');
-    });
-  }
-
   it('stories260K with 4-bit K / 3-bit V caches: GPU = CPU', async () => {
     const ap = applyAllocation(model, { ...head, layers: Object.fromEntries([0, 1, 2, 3, 4].map((l) => [l, { kvBits: { k: 4, v: 3 } }])) });
     const base = await gpu(model);
