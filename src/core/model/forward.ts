@@ -11,6 +11,9 @@
 //   logits = (RMSNorm(x) * output_norm) W_out^T  (W_out = token_embd when tied)
 // GPT-2 (Radford et al. 2019; HF GPT2LMHeadModel): x = wte[ids] + wpe[pos]; pre-LayerNorm blocks with
 //   biases, fused QKV, GELU (tanh approximation) MLP; logits = LN_f(x) wte^T.
+// Allocations (core/allocation/apply-weights.ts): a block weight with low-rank factors (LowRankTensor)
+//   runs as y = (x B^T) A^T; a model with K/V cache bits (ModelWithKvBits) quantizes K (after RoPE) and V
+//   as they are written to the cache (ops/kv-quant.ts, per-token groups; KVTuner arXiv 2502.04420).
 
 import type { LoadedModel, WeightTensor } from '../formats/types.ts';
 import { checkIds, type ModelSpec } from './spec.ts';
