@@ -265,7 +265,7 @@ export function AllocationPanel() {
   const setKnob = (knob: AllocationKnob) => {
     const next = { ...a, knob };
     const sl = spec ? sliderSpec(next, spec) : null;
-    const budget = knob === 'rank' ? Math.max(1, Math.round((spec?.dModel ?? 32) / 2)) : knob === 'sparsity' ? 50 : knob === 'kv' ? 4 : knob === 'format' && a.strategy === 'solve' ? 4.5 : Math.min(a.budget, sl?.max ?? a.budget);
+    const budget = knob === 'rank' ? Math.max(1, Math.round((sl?.max ?? 32) / 2)) : knob === 'sparsity' ? 50 : knob === 'kv' ? 4 : knob === 'format' && a.strategy === 'solve' ? 4.5 : Math.min(a.budget, sl?.max ?? a.budget);
     const strategy = knob.startsWith('drop-') && (a.strategy === 'uniform' || a.strategy === 'solve') ? 'ranked' : a.strategy;
     patchAllocation(workbench, { knob, budget, strategy });
   };

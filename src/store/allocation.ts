@@ -320,7 +320,12 @@ export function sliderSpec(st: Pick<AllocationState, 'knob' | 'strategy'>, spec:
     return { min: 0, max: L, step: 1, label: 'blocks moved to the low format' };
   }
   if (st.knob.startsWith('drop-')) return { min: 0, max: L, step: 1, label: `${st.knob.slice(5)} sublayers dropped` };
-  if (st.knob === 'rank') return { min: 1, max: Math.max(1, spec.dModel), step: 1, label: 'rank of every block matrix' };
+  if (st.knob === 'rank') {
+    // at most the smallest min(rows, cols) of the block matrices (a larger rank is not a rank of every one)
+    let max = Infinity;
+    for (const [name, [r, c]] of allocatableTensors(spec)) if (blockOf(name) !== null) max = Math.min(max, r, c);
+    return { min: 1, max: Number.isFinite(max) ? max : 1, step: 1, label: 'rank of every block matrix' };
+  }
   if (st.knob === 'sparsity') return { min: 0, max: 95, step: 5, label: 'sparsity % (magnitude) of every block matrix' };
   return { min: 2, max: 16, step: 1, label: 'K/V cache bits of every block' };
 }

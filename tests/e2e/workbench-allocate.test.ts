@@ -51,6 +51,12 @@ async function openWorkbench(env: BrowserEnv): Promise<Page> {
   return page;
 }
 
+/** A screenshot of one panel (the sticky header made static so it does not cover the panel's top). */
+async function panelShot(page: Page, id: string, file: string): Promise<void> {
+  await page.addStyleTag({ content: '.app-header { position: static !important; }' });
+  await page.locator(`[data-testid=panel-${id}]`).screenshot({ path: `${shots}/${file}` });
+}
+
 async function idle(page: Page): Promise<void> {
   await page.waitForFunction(() => !document.querySelector('[data-testid=job-line]'), undefined, { timeout: 300_000 });
 }
@@ -127,7 +133,7 @@ describe('workbench: allocate, apply and compare', () => {
     // the live estimate (tensor table only) equals what applyAllocation makes resident in Node
     const est = Number(await page.getAttribute('[data-testid=alloc-plan-size]', 'data-bytes'));
     expect(est).toBe(applyAllocation(model, plan).size.residentBytes);
-    await page.locator('[data-testid=panel-allocation]').screenshot({ path: `${shots}/workbench-allocation.png` });
+    await panelShot(page, 'allocation', 'workbench-allocation.png');
 
     await page.fill('[data-testid=cmp-maxTokens]', String(TOKENS));
     await page.fill('[data-testid=cmp-prompt]', PROMPT);
@@ -170,7 +176,27 @@ describe('workbench: allocate, apply and compare', () => {
     const cli = await expectSameAsCli(page, withDrops, text, 'q8-drop12');
     expect(cli.kl).toBeGreaterThan(0.01); // dropping two of five blocks is visible
     expect(await page.locator('[data-testid=cmp-run-row]').count()).toBe(2);
-    await page.locator('[data-testid=panel-allocation]').screenshot({ path: `${shots}/workbench-allocation-drops.png` });
-    await page.locator('[data-testid=panel-compare]').screenshot({ path: `${shots}/workbench-compare.png` });
+    await panelShot(page, 'allocation', 'workbench-allocation-drops.png');
+    await panelShot(page, 'compare', 'workbench-compare.png');
   }, 600_000);
+
+  it('a bad plan typed as JSON lists its errors with what is allowed, as text; undo restores the plan', async () => {
+    const good = await planJson(page);
+    await page.click('[data-testid=panel-allocation] summary');
+    const evil = '<img src=x onerror="window.__pwned=1">';
+    const bad = { ...(good as object), layers: { 2: { format: 'Q9_9' } }, tensors: { [evil]: { rank: 4 } } };
+    await page.fill('[data-testid=alloc-json]', JSON.stringify(bad));
+    await page.click('[data-testid=alloc-json-apply]');
+    const box = page.locator('[data-testid=alloc-errors]');
+    await box.waitFor({ timeout: 10_000 });
+    const t = (await box.textContent()) ?? '';
+    expect(t).toContain('layers.2');
+    expect(t).toMatch(/allowed: .*Q8_0/);
+    expect(t).toContain(evil); // the markup is shown as text ...
+    expect(await page.locator('[data-testid=alloc-errors] img').count()).toBe(0); // ... never as an element
+    expect(await page.evaluate(() => (window as unknown as { __pwned?: number }).__pwned)).toBeUndefined();
+    await page.click('[data-testid=alloc-undo]');
+    expect(await planJson(page)).toEqual(good);
+    expect(await box.count()).toBe(0);
+  }, 120_000);
 });

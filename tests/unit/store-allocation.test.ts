@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import {
   addRun, allocateRequestOf, beginStroke, blankPlan, cellView, commitPlan, createWorkbenchStore, endStroke, estimatePlanSize, gridColumns,
   initialAllocationState, initialState, paintCell, paintEveryBlock, parsePlanText, patchAllocation, previewPlan, redoPlan, removeRun, runName,
-  splitAtDivergence, strokePaint, strokeSets, undoPlan, MAX_RUNS, type AllocationState, type CompareRun,
+  sliderSpec, splitAtDivergence, strokePaint, strokeSets, undoPlan, MAX_RUNS, type AllocationState, type CompareRun,
 } from '../../src/store/index.ts';
 import { applyAllocation, uniform, type Allocation } from '../../src/core/allocation/index.ts';
 import { loadModelFromFiles } from '../../src/core/formats/load.ts';
@@ -175,6 +175,14 @@ describe('strategy controls', () => {
       .toMatchObject({ strategy: 'ranked', format: 'Q8_0', low: 'Q2_K', n: 2, metric: 'cos' });
     expect(allocateRequestOf(st({ knob: 'drop-attn', strategy: 'reverse', budget: 3 }), null, 't', 64)).toMatchObject({ strategy: 'reverse', drop: { what: 'attn', n: 3 } });
     expect(() => allocateRequestOf(st({ knob: 'drop-mlp', strategy: 'uniform' }), null, 't', 64)).toThrow(/needs an order/);
+  });
+
+  it('the slider: blocks for orders, bits for the solver, rank up to the smallest block matrix side', () => {
+    expect(sliderSpec(st({ knob: 'format', strategy: 'ranked' }), spec)).toMatchObject({ min: 0, max: 5 });
+    expect(sliderSpec(st({ knob: 'format', strategy: 'solve' }), spec)).toMatchObject({ min: 2, max: 8.5 });
+    // SOURCE.md: dim 64, kv_dim 32, hidden 172 -> attn_k / attn_v are 32 x 64
+    expect(sliderSpec(st({ knob: 'rank' }), spec)).toMatchObject({ min: 1, max: 32 });
+    expect(sliderSpec(st({ knob: 'drop-attn', strategy: 'random' }), spec)).toMatchObject({ min: 0, max: 5 });
   });
 
   it('preview: uniform is the core strategy; ranked by scores moves the least important blocks', () => {
