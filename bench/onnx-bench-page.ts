@@ -17,7 +17,7 @@ import { GpuBackend } from '../src/gpu/gpu-backend.ts';
 import { uploadWeight } from '../src/gpu/weights.ts';
 import { encodeMatmulQ } from '../src/gpu/kernels/matmul-q.ts';
 import { exportOnnx, MS_DOMAIN, q4_0ToNBits } from '../src/onnx/export.ts';
-import { openOrtModel, ort, type OrtModel } from '../src/onnx/ort-run.ts';
+import { openOrtDecoder, ort, type OrtDecoder } from '../src/onnx/ort-run.ts';
 import { encodeOnnxModel, float32Tensor, OnnxAttrType, OnnxDataType, tensorValueInfo } from '../src/onnx/proto.ts';
 
 const WASM_PATHS = '/node_modules/onnxruntime-web/dist/';
@@ -27,7 +27,7 @@ let model: LoadedModel;
 let layerlab: GpuBackend;
 /** The same engine with the other kernel family (tiled on a software adapter, simple on hardware). */
 let layerlabAlt: GpuBackend;
-const ortModels: Record<string, OrtModel> = {};
+const ortModels: Record<string, OrtDecoder> = {};
 
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -50,9 +50,10 @@ const api = {
     acquired = await acquireDevice(browserGpu());
     layerlab = await GpuBackend.create(acquired, model);
     layerlabAlt = await GpuBackend.create(acquired, model, undefined, { kernels: layerlab.simple ? 'tiled' : 'simple' });
-    const bytes = exportOnnx(model).bytes;
-    ortModels['ort-webgpu'] = await openOrtModel(bytes, { ep: 'webgpu', wasmPaths: WASM_PATHS });
-    ortModels['ort-wasm'] = await openOrtModel(bytes, { ep: 'wasm', wasmPaths: WASM_PATHS });
+    // One KV-cache export for both EPs: a prefill is a call with an empty cache (P = 0).
+    const bytes = exportOnnx(model, { kvCache: true }).bytes;
+    ortModels['ort-webgpu'] = await openOrtDecoder(bytes, model.spec, { ep: 'webgpu', wasmPaths: WASM_PATHS });
+    ortModels['ort-wasm'] = await openOrtDecoder(bytes, model.spec, { ep: 'wasm', wasmPaths: WASM_PATHS });
     const oa = (ort.env.webgpu.adapter as unknown as { info?: { vendor?: string; architecture?: string } } | undefined)?.info;
     return {
       adapter: acquired.adapter,
@@ -71,10 +72,19 @@ const api = {
     return model.tokenizer.encode(t).slice(0, n);
   },
 
-  /** Median ms of a full-sequence forward (all positions' logits back on the CPU). */
+  /**
+   * Median ms of a prefill of ids from an empty cache. LayerLab: forward() returns all T logits rows to
+   * the CPU; onnxruntime: the graph computes all T rows and its decoder copies them to the CPU too.
+   */
   async prefill(engine: Engine, ids: number[], reps: number): Promise<number> {
     const ll = engine === 'layerlab' ? layerlab : engine === 'layerlab-alt' ? layerlabAlt : null;
-    const once = ll ? () => ll.forward(ids) : () => ortModels[engine].run(ids, ['logits']);
+    const d = ortModels[engine];
+    const once = ll
+      ? () => ll.forward(ids)
+      : async () => {
+          d.reset();
+          return d.append(ids);
+        };
     await once(); // warm-up: pipelines, buffers
     const ms: number[] = [];
     for (let r = 0; r < reps; r++) {
@@ -100,7 +110,8 @@ const api = {
       },
     };
     const t0 = performance.now();
-    await ortModels['ort-webgpu'].run(ids, ['logits']);
+    ortModels['ort-webgpu'].reset();
+    await ortModels['ort-webgpu'].append(ids);
     const wall = performance.now() - t0;
     ort.env.webgpu.profiling = { mode: 'off' };
     const top = Object.entries(byType).sort((a, b) => b[1] - a[1]).slice(0, 5).map(([k, v]) => `${k} ${v.toFixed(1)}`);
@@ -108,9 +119,9 @@ const api = {
   },
 
   /**
-   * Greedy decode of n tokens after the prompt: ms per token and the ids. LayerLab appends one token
-   * at a time to its GPU KV cache; the ONNX export has no KV-cache inputs, so onnxruntime re-runs the
-   * whole sequence for every new token.
+   * Greedy decode of n tokens after the prompt: ms per token and the ids. Both engines append one token
+   * at a time to a KV cache: LayerLab's on its device; onnxruntime's present_key/value outputs stay on
+   * the GPU with the WebGPU EP (gpu-buffer outputs fed back as the next pasts), in wasm memory with wasm.
    */
   async decode(engine: Engine, prompt: number[], n: number): Promise<{ msPerToken: number; ids: number[] }> {
     const ll = engine === 'layerlab' ? layerlab : engine === 'layerlab-alt' ? layerlabAlt : null;
@@ -121,12 +132,11 @@ const api = {
     }
     const s = ortModels[engine];
     const V = model.spec.vocabSize;
-    const ids = [...prompt];
-    const first = argmaxLast((await s.run(ids, ['logits'])).logits.data, V); // prefill, not timed
-    ids.push(first);
+    s.reset();
+    const out = [argmaxLast(await s.append(prompt), V)]; // prefill, not timed
     const t0 = performance.now();
-    for (let i = 0; i < n; i++) ids.push(argmaxLast((await s.run(ids, ['logits'])).logits.data, V));
-    return { msPerToken: (performance.now() - t0) / n, ids: ids.slice(prompt.length) };
+    for (let i = 0; i < n; i++) out.push(argmaxLast(await s.append([out[out.length - 1]]), V));
+    return { msPerToken: (performance.now() - t0) / n, ids: out };
   },
 
   /**

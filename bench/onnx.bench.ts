@@ -3,8 +3,8 @@
 // same model (LayerLab's own ONNX export of it, float32), the same prompt. Prints prefill tok/s, decode
 // tok/s and a 4-bit matmul (LayerLab's matmul-q Q4_0 kernel vs com.microsoft MatMulNBits in a one-node
 // graph, same codes) at a few shapes, with the ratios LayerLab / onnxruntime (> 1: LayerLab faster).
-// The export has no KV cache, so onnxruntime's decode re-runs the full sequence for each token (said in
-// the output). On a software adapter (SwiftShader) the absolute figures say nothing about a real GPU.
+// onnxruntime runs the KV-cache form of the export (export.ts kvCache; ort-run.ts openOrtDecoder keeps
+// the cache on the GPU with the WebGPU EP). On a software adapter (SwiftShader) the absolute figures say nothing about a real GPU.
 //   npx tsx bench/onnx.bench.ts [--model stories260K/stories260K.bin] [--tokens 64] [--decode 8] [--reps 3]
 //                               [--shapes 1x1024x1024,1x4096x4096,32x1024x1024]
 import { startBrowser } from '../tests/helpers/browser.ts';
@@ -40,7 +40,7 @@ try {
   console.log(`adapter: ${info.adapter}${info.software ? ' (software adapter: absolute figures are not representative of a GPU)' : ''}`);
   console.log(`model: ${info.model}; LayerLab kernels: ${info.layerlabKernels} (its default on this adapter; 'layerlab-alt' = ${info.layerlabAltKernels}); onnxruntime's WebGPU adapter: ${info.ortAdapter} (its own GPUDevice on the same adapter)`);
   console.log(`onnxruntime-web wasm: 1 thread (crossOriginIsolated ${info.crossOriginIsolated}); prompt ${promptTokens} tokens, decode ${decodeTokens} tokens greedy, median of ${reps} runs`);
-  console.log('onnxruntime decode: the export has no KV-cache inputs, so every new token re-runs the whole sequence\n');
+  console.log('onnxruntime runs LayerLab\'s KV-cache export (present_key/value fed back; on the GPU with the WebGPU EP)\n');
 
   const ids = await page.evaluate(({ t, n }) => (window as unknown as W).bench.promptIds(t, n), { t: TEXT, n: promptTokens });
   const engines = ['layerlab', 'layerlab-alt', 'ort-webgpu', 'ort-wasm'] as const;

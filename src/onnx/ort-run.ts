@@ -107,6 +107,8 @@ export interface OrtDecoder {
   append(ids: readonly number[]): Promise<Float32Array>;
   /** Drop the cache (the next append starts at position 0). */
   reset(): void;
+  /** Where the cache tensors live now ('cpu' or 'gpu-buffer'), one entry per past tensor. */
+  cacheLocations(): string[];
   release(): Promise<void>;
 }
 
@@ -174,6 +176,9 @@ export async function openOrtDecoder(bytes: Uint8Array, shape: { nLayers: number
       drop(past);
       past = empty();
       position = 0;
+    },
+    cacheLocations() {
+      return Object.values(past).map((t) => t.location);
     },
     async release() {
       drop(past);

@@ -5,6 +5,8 @@
 //   EPs; the residual outputs within 1e-4 of LayerLab's CPU engine taps, same cosine metric (1e-6);
 // - the stories260K Q4_0 GGUF exported with 4-bit MatMulNBits: logits within 1e-4 of LayerLab's CPU
 //   engine on the same file (bit-identical weights, float32 activations; see tests/unit/onnx-export);
+// - the KV-cache export on WebGPU (present_key/value kept as GPU buffers and fed back): 12 greedy ids
+//   equal refs/stories260K/greedy.json;
 // - onnxruntime's WebGPU profiler shows the graph's kernels (MatMulNBits, MatMul, Softmax) ran on the GPU.
 // WebGPU EP on SwiftShader: it runs (verified here). If it fails, the test fails with onnxruntime's error
 // and the adapter; LAYERLAB_SKIP_ORT_WEBGPU=1 skips the WebGPU cases explicitly, with a printed line.
@@ -12,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
 import { startBrowser, type BrowserEnv } from '../helpers/browser.ts';
 import { expectAllClose } from '../helpers/close.ts';
-import { storiesLogits } from '../helpers/parity.ts';
+import { storiesGreedy, storiesLogits } from '../helpers/parity.ts';
 import { readModelBytes } from '../helpers/models.ts';
 import type { HarnessRun, OnnxHarness } from './onnx-harness.ts';
 import { CpuBackend } from '../../src/core/model/cpu-backend.ts';
@@ -84,6 +86,15 @@ describe('ONNX export in Chromium (onnxruntime-web)', () => {
     const b = cosMetric({ taps: cpu.taps, T, C: 64, nLayers: 5 });
     expectAllClose(a.perBlock, b.perBlock, { atol: 1e-6, rtol: 0 }, 'WebGPU block influence');
     expectAllClose(a.perSublayer!.attn, b.perSublayer!.attn, { atol: 1e-6, rtol: 0 }, 'WebGPU attention 1-cos');
+  }, 180_000);
+
+  it.skipIf(SKIP_WEBGPU)('WebGPU EP with the KV-cache export (cache on the GPU): prompt logits within 1e-4, 12 greedy ids = the reference', async () => {
+    const g = storiesGreedy();
+    const r = await page.evaluate(({ urls, p }) => (window as unknown as W).onnx.greedyKv('webgpu', urls, p, 12), { urls: STORIES, p: g.prompt_ids });
+    if (!r.ok) throw new Error(`KV decode on WebGPU failed: ${r.error}\n  adapter: ${adapter}`);
+    expectAllClose(r.lastLogits!, ref.logits[ref.logits.length - 1], TOL, 'KV prefill on WebGPU');
+    expect(r.ids).toEqual(g.generated_ids.slice(0, 12));
+    expect(new Set(r.locations)).toEqual(new Set(['gpu-buffer']));
   }, 180_000);
 
   describe('4-bit (MatMulNBits) export of the stories260K Q4_0 GGUF', () => {

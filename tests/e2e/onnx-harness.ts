@@ -5,7 +5,7 @@
 import { loadModelFromFiles } from '../../src/core/formats/load.ts';
 import type { LoadedModel } from '../../src/core/formats/types.ts';
 import { exportOnnx, type OnnxExportOptions } from '../../src/onnx/export.ts';
-import { openOrtModel, ort, type OrtEp, type OrtModel } from '../../src/onnx/ort-run.ts';
+import { openOrtDecoder, openOrtModel, ort, type OrtEp, type OrtModel } from '../../src/onnx/ort-run.ts';
 
 export const WASM_PATHS = '/node_modules/onnxruntime-web/dist/';
 
@@ -69,6 +69,30 @@ const api = {
       return { ok: false, error: `${(e as Error).name}: ${(e as Error).message}`, kernels };
     } finally {
       ort.env.webgpu.profiling = { mode: 'off' };
+    }
+  },
+  /**
+   * Greedy decoding with the KV-cache export (cache kept on the GPU with the WebGPU EP): the logits of
+   * the prompt's last position and n generated ids.
+   */
+  async greedyKv(ep: OrtEp, urls: string[], prompt: number[], n: number): Promise<{ ok: boolean; error?: string; ids?: number[]; lastLogits?: number[]; locations?: string[] }> {
+    try {
+      const m = await fetchModel(urls);
+      const d = await openOrtDecoder(exportOnnx(m, { kvCache: true }).bytes, m.spec, { ep, wasmPaths: WASM_PATHS });
+      let last = await d.append(prompt);
+      const lastLogits = Array.from(last);
+      const ids: number[] = [];
+      for (let i = 0; i < n; i++) {
+        let b = 0;
+        for (let j = 1; j < last.length; j++) if (last[j] > last[b]) b = j;
+        ids.push(b);
+        if (i + 1 < n) last = await d.append([b]);
+      }
+      const locations = d.cacheLocations();
+      await d.release();
+      return { ok: true, ids, lastLogits, locations };
+    } catch (e) {
+      return { ok: false, error: `${(e as Error).name}: ${(e as Error).message}` };
     }
   },
   async run(key: string, ids: number[], outputs?: string[]): Promise<HarnessRun> {
