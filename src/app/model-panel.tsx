@@ -112,7 +112,7 @@ export function ModelPanel() {
         onDrop={() => setOver(false)}
       >
         <p>
-          Drop a <b>.gguf</b>, a llama2.c <b>.bin</b> with its tokenizer <b>.bin</b>, or a Hugging Face folder (<b>config.json</b>, <b>tokenizer.json</b>, <b>*.safetensors</b>) anywhere on the page, or:
+          Drop a <b>.gguf</b>, a llama2.c <b>.bin</b> with its tokenizer <b>.bin</b>, or a Hugging Face folder (<b>config.json</b>, <b>tokenizer.json</b>, <b>*.safetensors</b>), or an ONNX causal LM (<b>.onnx</b> + its external data files + <b>tokenizer.json</b>; runs on onnxruntime-web with the activation and weight metrics and allocations; ablation, quantization scans and gradient metrics need a GGUF or safetensors file) anywhere on the page, or:
         </p>
         <div className="row">
           <button type="button" disabled={busy} onClick={() => fileInput.current?.click()}>
@@ -128,7 +128,7 @@ export function ModelPanel() {
           multiple
           hidden
           data-testid="model-file-input"
-          accept=".gguf,.bin,.safetensors,.json"
+          accept=".gguf,.bin,.safetensors,.json,.onnx,.onnx_data,.data"
           onChange={(e) => {
             const files = [...(e.currentTarget.files ?? [])];
             e.currentTarget.value = '';

@@ -12,6 +12,7 @@ import { encodeOnnxModel } from '../../src/onnx/proto.ts';
 import { modelPath, readModelBytes } from '../helpers/models.ts';
 import { runCli, runCliJson, type Json } from '../helpers/cli.ts';
 import { expectAllClose } from '../helpers/close.ts';
+import { uniform } from '../../src/core/allocation/strategies.ts';
 import { llamaOnnx } from './onnx-import-fixtures.ts';
 
 const native = loadModelFromFiles([
@@ -71,6 +72,20 @@ describe('CLI with --model FILE.onnx', () => {
     const r = await runCli(['analyze', '--model', onnx, '--tokenizer', tok, '--text', text, '--metrics', 'cos,taylor']);
     expect(r.code).not.toBe(0);
     expect(r.err).toMatch(/taylor is not available for ONNX models: .*GGUF or safetensors/);
+  });
+
+  it('compare --alloc (Q8_0 + a dropped block, applied to the initializers) equals the native compare', async () => {
+    const alloc = uniform(native.spec, 'Q8_0');
+    alloc.layers!['2'] = { ...alloc.layers!['2'], drop: 'block' };
+    const f = join(dir, 'alloc.json');
+    writeFileSync(f, JSON.stringify(alloc));
+    const args = ['--alloc', f, '--text', text, '--decode-tokens', '0'];
+    const got: Json = await runCliJson(['compare', '--model', onnx, '--tokenizer', tok, ...args]);
+    const want: Json = await runCliJson(['compare', '--model', ckpt, '--backend', 'cpu', ...args]);
+    expect(got.kl).toBeGreaterThan(0.01);
+    expect(got.kl).toBeCloseTo(want.kl, 4);
+    expect(got.top1).toBe(want.top1);
+    expect(got.nllDiff).toBeCloseTo(want.nllDiff, 4);
   });
 
   it('no tokenizer beside the file and no --tokenizer: a usage error', async () => {
