@@ -6,8 +6,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import type { Engine } from '../worker/engine.ts';
 import type { NamedBytes } from './files.ts';
 import {
-  allocationJson, blockProblem, drankAllocation, markDivergence, measureRankSensitivity, owlAllocation, parseAllocation, parseWeightFormat, sensitivityFromAnalysis,
-  solutionToAllocation, solveExact, type Allocation, type BlockProblemOptions, type DropKind, type SparsityMethod,
+  allocateParamsStrategy, allocationJson, markDivergence, parseAllocation, wantsParamsStrategy, type Allocation, type DropKind, type ParamsStrategyRequest,
 } from '../core/allocation/index.ts';
 import {
   allocate, compare, exportAllocation, sweep, type AllocationHost, type ExportTarget, type StrategyName, type TextRequest,
@@ -46,89 +45,34 @@ function textReq(c: CliContext): TextRequest {
   return { addBos: c.addBos, maxTokens: c.num('max-tokens', false, true) };
 }
 
-/** --budget with a params=R part: every part parsed (bpw=X, bytes=N, params=R, drop-blocks=N). */
-export function parseParamsBudget(s: string, usage: (m: string) => Error): { bitsPerWeight?: number; bytes?: number; params?: number; dropBlocks?: number } {
-  const out: { bitsPerWeight?: number; bytes?: number; params?: number; dropBlocks?: number } = {};
-  for (const part of s.split(',').map((x) => x.trim()).filter(Boolean)) {
-    const m = /^(bpw|bytes|params|drop-blocks)=([0-9.eE+]+)$/.exec(part);
-    const v = m ? Number(m[2]) : NaN;
-    if (!m || !Number.isFinite(v) || v < 0) throw usage(`--budget: "${part}" is not bpw=X, bytes=N, params=R or drop-blocks=N`);
-    if (m[1] === 'bpw') out.bitsPerWeight = v;
-    else if (m[1] === 'params') {
-      if (!(v > 0 && v <= 1)) throw usage(`--budget: params=R keeps a ratio R of the parameters, in (0, 1]; got ${m[2]}`);
-      out.params = v;
-    } else if (!Number.isInteger(v)) throw usage(`--budget: ${m[1]} must be an integer, got ${m[2]}`);
-    else if (m[1] === 'bytes') out.bytes = v;
-    else out.dropBlocks = v;
-  }
-  if ([out.bitsPerWeight, out.bytes, out.params].filter((x) => x !== undefined).length > 1) throw usage('--budget: give one of bpw=X, bytes=N, params=R');
-  return out;
-}
-
 /**
- * The strategies that take a parameter-ratio budget or mixed rank knobs (core/allocation/param-budget.ts):
- *   drank: --budget params=R; ranks from the 'erank' metric (D-Rank-style);
- *   owl:   --budget params=R [--lambda L] [--sparsity-method wanda|magnitude]; per-block sparsity from the
- *          'owl' metric (outlier ratios, needs the calibration text);
- *   solve with params=R, --ranks LIST or --drop KINDS: one exact knapsack over keep / --formats / drops /
- *          rank options, damages measured on the text (quant, ablation, rank sensitivities).
- * Returns null when the request is for the engine's own allocate().
+ * drank / owl, and solve with params=R, --ranks or --drop: core/allocation/param-strategies.ts (the worker
+ * API can call the same function). Null when the request is for the engine's own allocate().
  */
 async function paramsAllocate(c: CliContext, strategy: string): Promise<{ allocation: Allocation; scoresUsed: string } | null> {
-  const budgetText = c.str('budget');
-  const withParams = budgetText !== undefined && /(^|,)\s*params=/.test(budgetText);
-  const ranksText = c.str('ranks');
-  const dropText = c.str('drop');
-  if (strategy !== 'drank' && strategy !== 'owl' && !(strategy === 'solve' && (withParams || ranksText !== undefined || dropText !== undefined))) return null;
-  const budget = parseParamsBudget(budgetText ?? '', c.usage);
   const { model, backend } = c.engine.current;
-  const spec = model.spec;
-  const analyzeFor = (metrics: string[], formats?: string[]) =>
-    c.engine.analyze({ texts: [c.text()], metrics, addBos: c.addBos, formats, bits: formats ? [] : undefined, maxTokens: c.num('max-tokens', false, true) });
-  if (strategy === 'drank' || strategy === 'owl') {
-    if (budget.params === undefined) throw c.usage(`--strategy ${strategy} needs --budget params=R (the ratio of the blocks' linear-weight parameters to keep)`);
-    if (strategy === 'drank') {
-      const r = await analyzeFor(['weights']);
-      const s = r.scores.find((x) => x.metricId === 'erank');
-      if (!s?.perTensor) throw new Error('the analysis returned no per-tensor effective ranks (metric erank)');
-      return { allocation: drankAllocation(spec, s.perTensor, budget.params).allocation, scoresUsed: 'erank' };
-    }
-    const method = (c.str('sparsity-method') ?? 'wanda') as SparsityMethod;
-    if (method !== 'wanda' && method !== 'magnitude') throw c.usage(`--sparsity-method must be wanda or magnitude, got "${method}"`);
-    const r = await analyzeFor(['weights']);
-    const s = r.scores.find((x) => x.metricId === 'owl');
-    if (!s) throw new Error('the analysis returned no OWL outlier ratios (metric owl)');
-    return { allocation: owlAllocation(spec, s.perBlock, budget.params, { lambda: c.num('lambda'), method }).allocation, scoresUsed: 'owl' };
-  }
-  // solve with mixed knobs.
-  if (budget.bitsPerWeight === undefined && budget.bytes === undefined && budget.params === undefined) throw c.usage('--strategy solve needs --budget bpw=X, bytes=N or params=R');
-  const formats = (c.str('formats') ?? (budget.params !== undefined ? '' : 'Q8_0,Q6_K,Q5_0,Q4_K,Q4_0,Q3_K,Q2_K')).split(',').map((x) => x.trim().toUpperCase()).filter(Boolean);
-  for (const f of formats) if (!parseWeightFormat(f)) throw c.usage(`--formats: unknown weight format "${f}"`);
-  const ranks = (ranksText ?? '').split(',').map((x) => x.trim()).filter(Boolean).map(Number);
-  for (const f of ranks) if (!(f > 0 && f <= 1)) throw c.usage(`--ranks: fractions of each matrix's break-even rank in (0, 1], got "${ranksText}"`);
-  const drops = (dropText ?? (budget.dropBlocks ? 'block' : '')).split(',').map((x) => x.trim()).filter(Boolean) as DropKind[];
-  for (const d of drops) if (!['block', 'attn', 'mlp'].includes(d)) throw c.usage(`--drop must list block, attn, mlp; got "${dropText}"`);
-  const metrics = [...(formats.length ? ['quant'] : []), ...(drops.length ? ['ablation'] : [])];
-  const table = metrics.length ? sensitivityFromAnalysis(await analyzeFor(metrics, formats.length ? formats : undefined)) : { formats: {} };
-  if (ranks.length) {
-    let ids = model.tokenizer.encode(c.text(), { addBos: c.addBos });
-    const max = c.num('max-tokens', false, true);
-    if (max !== undefined) ids = ids.slice(0, max);
-    ids = ids.slice(0, spec.contextLength);
-    table.rank = await measureRankSensitivity(backend, model, (m) => c.engine.backendFor(m), ids, ranks);
-  }
-  const o: BlockProblemOptions = {
-    formats: formats.filter((f) => table.formats[f]),
-    ranks,
-    drops,
-    keep: true,
-    budget: budget.params !== undefined ? { params: budget.params } : budget.bitsPerWeight !== undefined ? { bitsPerWeight: budget.bitsPerWeight } : { bytes: budget.bytes! },
+  const req: ParamsStrategyRequest = {
+    strategy,
+    budget: c.str('budget'),
+    ranks: c.str('ranks'),
+    drop: c.str('drop'),
+    formats: c.str('formats'),
+    lambda: c.num('lambda'),
+    sparsityMethod: c.str('sparsity-method'),
   };
-  if (budget.dropBlocks !== undefined) o.maxDrops = { block: budget.dropBlocks };
-  const p = blockProblem(spec, table, o);
-  const sol = solveExact(p);
-  if (!sol.feasible) throw new Error(`no plan fits the budget ${budgetText}: the cheapest choice costs more (try a larger budget, lower --ranks or more --drop kinds)`);
-  return { allocation: solutionToAllocation(spec, p, sol, { budgetSpec: budgetText, formats: o.formats, ranks, drops }), scoresUsed: [...metrics, ...(ranks.length ? ['rank'] : [])].join(',') };
+  if (!wantsParamsStrategy(req)) return null;
+  return allocateParamsStrategy({
+    model,
+    backend,
+    backendFor: (m) => c.engine.backendFor(m),
+    analyze: (metrics, formats) => c.engine.analyze({ texts: [c.text()], metrics, addBos: c.addBos, formats, bits: formats ? [] : undefined, maxTokens: c.num('max-tokens', false, true) }),
+    ids: () => {
+      const ids = model.tokenizer.encode(c.text(), { addBos: c.addBos });
+      const max = c.num('max-tokens', false, true);
+      return (max !== undefined ? ids.slice(0, max) : ids).slice(0, model.spec.contextLength);
+    },
+    usage: c.usage,
+  }, req);
 }
 
 export async function allocateCommand(c: CliContext): Promise<CliResult> {

@@ -5,5 +5,6 @@ export * from './apply-weights.ts';
 export * from './strategies.ts';
 export * from './solve.ts';
 export * from './param-budget.ts';
+export * from './param-strategies.ts';
 export * from './exporters.ts';
 export * from './compare.ts';
