@@ -10,7 +10,7 @@ import {
   paintCell, parsePlanText, patchAllocation, previewPlan, redoPlan, sliderSpec, strokePaint, strokeSets, undoPlan, useWorkbench, workbench,
   type AllocationKnob, type Brush, type GridColumn,
 } from '../store/index.ts';
-import { GGUF_FORMATS, PLAIN_BITS, KV_BITS, allocationJson } from '../core/allocation/index.ts';
+import { GGUF_FORMATS, PLAIN_BITS, KV_BITS, allocationJson, formatBitsPerWeight, parseWeightFormat } from '../core/allocation/index.ts';
 import { STRATEGIES, type StrategyName } from '../worker/engine-allocation.ts';
 import { makePlan } from '../actions/allocation.ts';
 import { runCompare } from '../actions/compare.ts';
@@ -21,6 +21,16 @@ import { ErrorBox, Panel, ProgressBar } from './widgets.tsx';
 const FORMAT_CHOICES = [...GGUF_FORMATS, ...PLAIN_BITS.map((b) => `int${b}-g32-asym`)];
 
 const colKey = (c: GridColumn): string => (c.kind === 'tensor' ? c.suffix : c.kind);
+
+/** A cell's tint by stored bits per weight: 2 bits red through 8+ bits green; no format / F32 none. */
+function formatTint(format: string | null): string | undefined {
+  const f = format ? parseWeightFormat(format) : null;
+  if (!f) return undefined;
+  const bits = formatBitsPerWeight(f);
+  if (bits >= 32) return undefined;
+  const t = Math.max(0, Math.min(1, (bits - 2) / 7));
+  return `hsla(${Math.round(t * 120)}, 70%, 50%, 0.25)`;
+}
 
 function brushLabel(b: Brush): string {
   switch (b.kind) {
@@ -158,7 +168,7 @@ function PlanGrid() {
                       data-rank={v.rank ?? ''}
                       aria-label={`block ${l} ${columnLabel(c)}: ${text}`}
                       title={v.fallback && v.fallback !== v.format ? `stored as ${v.fallback} (row length does not fit ${v.format})` : `block ${l} ${columnLabel(c)}`}
-                      style={{ width: '100%', minWidth: '5.5em', opacity: v.dropped ? 0.5 : 1, textDecoration: v.dropped && c.kind === 'tensor' ? 'line-through' : undefined, fontWeight: v.inherited ? 'normal' : 'bold' }}
+                      style={{ width: '100%', minWidth: '5.5em', opacity: v.dropped ? 0.5 : 1, background: c.kind === 'tensor' || c.kind === 'block' ? formatTint(v.fallback ?? v.format) : undefined, textDecoration: v.dropped && c.kind === 'tensor' ? 'line-through' : undefined, fontWeight: v.inherited ? 'normal' : 'bold' }}
                       onPointerDown={(e) => {
                         if (e.button !== 0) return;
                         e.preventDefault();

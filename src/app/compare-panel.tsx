@@ -4,7 +4,7 @@
 // agreement, the per-token KL over the evaluation text as a heatmap with the tokens under it, size and
 // speed. Every run is kept under a name and the kept runs are shown together in one table.
 import { useMemo } from 'react';
-import { patchCompare, removeRun, renameRun, splitAtDivergence, useWorkbench, workbench, type CompareGenSide, type CompareRun } from '../store/index.ts';
+import { commitPlan, patchCompare, removeRun, renameRun, splitAtDivergence, useWorkbench, workbench, type CompareGenSide, type CompareRun } from '../store/index.ts';
 import { runCompare } from '../actions/compare.ts';
 import { cancelJob } from '../actions/engine.ts';
 import { Heatmap } from '../viz/index.ts';
@@ -141,6 +141,7 @@ function RunsTable() {
               <td>{fmtRate(r.modified.decodeTokensPerSecond)}</td>
               <td>
                 <button type="button" className="small" onClick={() => patchCompare(workbench, { selected: r.id })} disabled={r.id === selected}>Show</button>{' '}
+                <button type="button" className="small" onClick={() => commitPlan(workbench, r.allocation, r.modelSerial)} title="put this run's plan back in the Allocation panel">Edit plan</button>{' '}
                 <button type="button" className="small" onClick={() => removeRun(workbench, r.id)} aria-label={`remove ${r.name}`}>Remove</button>
               </td>
             </tr>
