@@ -15,9 +15,11 @@ import { allBlockTaps } from '../../src/core/model/taps.ts';
 import { tensorToF32 } from '../../src/core/model/weights.ts';
 import { analyze } from '../../src/core/analysis/analyze.ts';
 import { exportOnnx } from '../../src/onnx/export.ts';
+import { encodeOnnxModel } from '../../src/onnx/proto.ts';
 import { loadOnnx, type OnnxLoaded } from '../../src/onnx/import.ts';
 import { OnnxBackend } from '../../src/onnx/session.ts';
 import { modelPath, readModelBytes } from '../helpers/models.ts';
+import { decomposeLayerNorms, stripNames } from './onnx-import-fixtures.ts';
 import { runCliJson, type Json } from '../helpers/cli.ts';
 import { expectAllClose } from '../helpers/close.ts';
 
@@ -77,6 +79,27 @@ for (const c of cases) {
     });
   });
 }
+
+describe('exporter GPT-2 graph rewritten: decomposed LayerNorms, no node names', () => {
+  it('blocks are found by structure and the logits equal the native engine', async () => {
+    const native = gpt2();
+    const m = stripNames(decomposeLayerNorms(exportOnnx(native).model));
+    const loaded = loadOnnx([{ name: 'model.onnx', bytes: encodeOnnxModel(m) }], { tokenizer: native.tokenizer });
+    const a = loaded.analysis;
+    expect(a.blocks.length).toBe(8);
+    expect(a.ambiguities).toEqual([]);
+    expect(a.finalNorm.form).toBe('decomposed-layer');
+    expect(a.blocks.every((b) => b.attn.norm.form === 'decomposed-layer' && b.attn.norm.bias && b.mlp.norm.weight)).toBe(true);
+    for (const n of ['blk.3.attn_norm', 'blk.3.attn_norm.bias', 'output_norm.bias']) expectAllClose(tensorToF32(loaded.model.tensors.get(n)!), tensorToF32(native.tensors.get(n)!), { atol: 0, rtol: 0 }, n);
+    const ids = native.tokenizer.encode('For God so loved the world');
+    const be = await OnnxBackend.create(loaded);
+    const taps = allBlockTaps(8, ['in', 'out']);
+    const [r, want] = await Promise.all([be.forward(ids, { taps }), new CpuBackend(native).forward(ids, { taps })]);
+    expectAllClose(r.logits, want.logits, TOL, 'logits');
+    for (const t of taps) expectAllClose(r.taps[t], want.taps[t], TOL, t);
+    be.dispose();
+  });
+});
 
 describe('CLI: tokenizer.json beside the .onnx file', () => {
   let dir: string;

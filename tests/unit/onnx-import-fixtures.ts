@@ -82,6 +82,8 @@ export interface FixtureOptions {
   past?: boolean;
   /** Positions in the RoPE tables (default the model's context length). */
   maxPos?: number;
+  /** Anonymous style only: the last MLP residual add and the final norm as one SkipSimplifiedLayerNormalization without its sum output (as onnxruntime's optimizer leaves it). */
+  fusedFinal?: boolean;
 }
 
 export function llamaOnnx(model: LoadedModel, o: FixtureOptions): OnnxModel {
@@ -91,6 +93,7 @@ export function llamaOnnx(model: LoadedModel, o: FixtureOptions): OnnxModel {
   const eps = s.norm.eps;
   const anon = o.style === 'anonymous';
   const past = !anon && !!o.past;
+  const fusedFinal = anon && !!o.fusedFinal;
   const b = new Builder(anon);
   const w = (n: string): Float32Array => tensorToF32(model.tensors.get(n)!);
   const linW = (hint: string, name: string, rows: number, cols: number, perm = false): string => {
@@ -252,10 +255,17 @@ export function llamaOnnx(model: LoadedModel, o: FixtureOptions): OnnxModel {
     const silu = anon ? b.op('Mul', [b.op('Sigmoid', [gt], `${p}/sig`), gt], `${p}/silu`) : b.op('Mul', [gt, b.op('Sigmoid', [gt], `${p}/mlp/act_fn/Sigmoid`)], `${p}/mlp/act_fn/Mul`);
     const act = b.op('Mul', anon ? [up, silu] : [silu, up], `${p}/mlp/Mul`);
     const dn = b.op('MatMul', [act, linW(`onnx::MatMul_d${l}`, `blk.${l}.ffn_down`, C, F)], `${p}/mlp/down_proj/MatMul`);
-    x = b.op('Add', anon ? [dn, mid] : [mid, dn], `${p}/Add_1`);
+    if (fusedFinal && l === L - 1) {
+      x = mid;
+      normedForMlp = dn; // the last sublayer output, fused below
+    } else x = b.op('Add', anon ? [dn, mid] : [mid, dn], `${p}/Add_1`);
   }
   const onW = b.f32('model.norm.weight', [C], w('output_norm'));
-  const hf = anon ? simplified(x, onW, '/model/norm') : rmsDecomposed(x, onW, '/model/norm');
+  let hf: string;
+  if (fusedFinal) {
+    hf = b.tname('final_norm');
+    b.nodes.push({ opType: 'SkipSimplifiedLayerNormalization', domain: 'com.microsoft', input: [x, normedForMlp!, onW], output: [hf], attribute: [aF('epsilon', eps)] });
+  } else hf = anon ? simplified(x, onW, '/model/norm') : rmsDecomposed(x, onW, '/model/norm');
   const outName = outputs[0].name;
   if (anon) {
     const wt = b.op('Transpose', [embW], 'tied', [aInts('perm', [1, 0])]);
@@ -311,4 +321,43 @@ export function bagOfWordsOnnx(V = 16, C = 4): OnnxModel {
       output: [tensorValueInfo('logits', OnnxDataType.FLOAT, ['b', 's', V])],
     },
   };
+}
+
+/** Strip every node name (the graph's structure stays). */
+export function stripNames(m: OnnxModel): OnnxModel {
+  return { ...m, graph: { ...m.graph!, node: m.graph!.node!.map((n) => ({ ...n, name: undefined })) } };
+}
+
+/**
+ * Replace every LayerNormalization (axis -1) by its decomposition, as older exporters write it:
+ * mean = ReduceMean(x); d = x - mean; var = ReduceMean(d^2); y = d / Sqrt(var + eps) * gamma + beta.
+ */
+export function decomposeLayerNorms(m: OnnxModel): OnnxModel {
+  const nodes: OnnxNode[] = [];
+  const inits = [...m.graph!.initializer!];
+  let k = 0;
+  for (const n of m.graph!.node!) {
+    if (n.opType !== 'LayerNormalization') {
+      nodes.push(n);
+      continue;
+    }
+    const eps = n.attribute?.find((a) => a.name === 'epsilon')?.f ?? 1e-5;
+    const [x, gamma, beta] = n.input!;
+    const t = (s: string) => `ln${k}_${s}`;
+    inits.push(float32Tensor(t('two'), [], new Float32Array([2])), float32Tensor(t('eps'), [], new Float32Array([eps])));
+    const axes = [aInts('axes', [-1]), aI('keepdims', 1)];
+    nodes.push(
+      { opType: 'ReduceMean', input: [x], output: [t('mean')], attribute: axes },
+      { opType: 'Sub', input: [x, t('mean')], output: [t('d')] },
+      { opType: 'Pow', input: [t('d'), t('two')], output: [t('sq')] },
+      { opType: 'ReduceMean', input: [t('sq')], output: [t('var')], attribute: axes },
+      { opType: 'Add', input: [t('var'), t('eps')], output: [t('ve')] },
+      { opType: 'Sqrt', input: [t('ve')], output: [t('std')] },
+      { opType: 'Div', input: [t('d'), t('std')], output: [t('xn')] },
+      { opType: 'Mul', input: [t('xn'), gamma], output: [t('xg')] },
+      { opType: 'Add', input: [t('xg'), beta], output: [n.output![0]] },
+    );
+    k++;
+  }
+  return { ...m, graph: { ...m.graph!, node: nodes, initializer: inits } };
 }

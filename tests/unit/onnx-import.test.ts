@@ -149,6 +149,31 @@ for (const style of ['optimum', 'anonymous'] as const) {
   });
 }
 
+describe('ONNX graph variants', () => {
+  it('a final SkipSimplifiedLayerNormalization without its sum output: the last residual is tapped by naming output 3', async () => {
+    const loaded = open(llamaOnnx(native, { style: 'anonymous', fusedFinal: true }));
+    expect(loaded.analysis.blocks.length).toBe(L);
+    expect(loaded.analysis.finalNorm.form).toBe('SkipSimplifiedLayerNormalization');
+    expect(loaded.analysis.sumOutputs.size).toBe(1);
+    const be = await OnnxBackend.create(loaded);
+    const taps = [tapName(L - 1, 'mid'), tapName(L - 1, 'mlp_out'), tapName(L - 1, 'out'), 'final_norm'];
+    const [r, want] = await Promise.all([be.forward(ids, { taps }), cpu.forward(ids, { taps })]);
+    expectAllClose(r.logits, want.logits, TOL, 'logits');
+    for (const t of taps) expectAllClose(r.taps[t], want.taps[t], TOL, t);
+    be.dispose();
+  });
+
+  it('node names that disagree with the structure are reported and lower the confidence', () => {
+    const m = llamaOnnx(native, { style: 'optimum' });
+    const add = m.graph!.node!.find((n) => n.name === '/model/layers.1/Add')!;
+    add.name = '/model/layers.3/Add';
+    const a = analyzeGraph(decodeOnnxModel(encodeOnnxModel(m)));
+    expect(a.blocks.length).toBe(L);
+    expect(a.confidence).toBe('low');
+    expect(a.ambiguities.join('\n')).toMatch(/block 1: its attn residual add is named for layer 3/);
+  });
+});
+
 describe('ONNX errors', () => {
   it('a graph that is not a decoder LM: "cannot find the residual stream" with a hint', () => {
     for (const m of [mlpOnnx(), bagOfWordsOnnx()]) {
