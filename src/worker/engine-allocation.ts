@@ -25,7 +25,8 @@ import { generate } from '../core/eval/generate.ts';
 import {
   allocationJson, applyAllocation, withInterventions, firstDivergence, blockProblem, compareModels, llamaQuantizeArgs, parseAllocation, peftLoraConfig, random, randomOrder, ranked,
   reverse, scoresCsv, sensitivityFromAnalysis, solutionToAllocation, solveExact, uniform, fromOrder, parseWeightFormat, formatBitsPerWeight,
-  type Allocation, type AllocationPlan, type BlockProblemOptions, type Comparison, type DropKind, type OrderOptions, type TensorReport,
+  allocateParamsStrategy, wantsParamsStrategy,
+  type Allocation, type AllocationPlan, type BlockProblemOptions, type Comparison, type DropKind, type OrderOptions, type ParamsStrategyRequest, type TensorReport,
 } from '../core/allocation/index.ts';
 import type { ProgressEvent } from './api.ts';
 
@@ -59,7 +60,8 @@ export interface TextRequest {
   analysis?: Pick<AnalysisResult, 'scores'>;
 }
 
-export type StrategyName = 'uniform' | 'ranked' | 'reverse' | 'random' | 'solve';
+export type StrategyName = 'uniform' | 'ranked' | 'reverse' | 'random' | 'solve' | 'drank' | 'owl';
+/** The strategies the Allocation panel offers for formats and drops (drank / owl take a params=R budget: API and CLI). */
 export const STRATEGIES: readonly StrategyName[] = ['uniform', 'ranked', 'reverse', 'random', 'solve'];
 
 export interface AllocateRequest extends TextRequest {
@@ -77,8 +79,14 @@ export interface AllocateRequest extends TextRequest {
   drop?: { what: DropKind; n: number };
   /** random: the seed (default 0). */
   seed?: number;
-  /** solve: the candidate formats (default Q8_0,Q6_K,Q5_0,Q4_K,Q4_0,Q3_K,Q2_K). */
+  /** solve: the candidate formats (default Q8_0,Q6_K,Q5_0,Q4_K,Q4_0,Q3_K,Q2_K; none under params=R). */
   formats?: string[];
+  /** solve: rank options, comma-separated fractions of the break-even rank (the CLI's --ranks), and drop kinds offered to the solver ("attn,mlp,block", the CLI's --drop). */
+  ranks?: string;
+  dropKinds?: string;
+  /** owl: lambda and sparsity method (wanda | magnitude). */
+  lambda?: number;
+  sparsityMethod?: string;
 }
 
 export interface PlanFallback { name: string; from: string; to: string; reason: string }
@@ -285,10 +293,34 @@ export async function allocate(h: AllocationHost, req: AllocateRequest): Promise
   const low = normalizeFormat(req.low);
   checkFormat('format', format, usage);
   checkFormat('low', low, usage);
-  const budget = parseBudget(req.budget, usage);
+  const finish = (al: Allocation, used: string | undefined): AllocateResult => {
+    const json = allocationJson(al);
+    const { plan } = parseAllocation(JSON.parse(json), spec);
+    h.progress?.({ done: 1, total: 1, what: `allocate (${strategy})` });
+    return { allocation: al, json, fallbacks: plan?.fallbacks ?? [], scoresUsed: used };
+  };
   let a: Allocation;
   let scoresUsed: string | undefined;
   h.progress?.({ done: 0, total: 1, what: `allocate (${strategy})` });
+  // drank / owl, and solve with params=R, rank options or drop kinds: core/allocation/param-strategies.ts (the CLI's path too)
+  const pr: ParamsStrategyRequest = {
+    strategy, budget: req.budget, ranks: req.ranks, drop: req.dropKinds, formats: req.formats?.join(','), lambda: req.lambda, sparsityMethod: req.sparsityMethod,
+  };
+  if (wantsParamsStrategy(pr)) {
+    const r = await allocateParamsStrategy({
+      model: h.model,
+      backend: h.backend,
+      backendFor: (m) => h.backendFor(m),
+      analyze: (metrics, formats) => analysisFor(h, req, metrics, formats),
+      ids: () => {
+        const ids = h.model.tokenizer.encode(needText(h, req), { addBos: req.addBos });
+        return (req.maxTokens !== undefined ? ids.slice(0, req.maxTokens) : ids).slice(0, h.model.spec.contextLength);
+      },
+      usage,
+    }, pr);
+    return finish(r.allocation, r.scoresUsed);
+  }
+  const budget = parseBudget(req.budget, usage);
   if (strategy === 'uniform') {
     if (!format) throw usage('--strategy uniform needs --format FMT');
     if (req.drop) throw usage('a drop needs an order: strategy ranked, reverse or random');
@@ -335,10 +367,7 @@ export async function allocate(h: AllocationHost, req: AllocateRequest): Promise
   } else {
     throw usage(`--strategy must be uniform, ranked, reverse, random or solve, got "${String(strategy)}"`);
   }
-  const json = allocationJson(a);
-  const { plan } = parseAllocation(JSON.parse(json), spec);
-  h.progress?.({ done: 1, total: 1, what: `allocate (${strategy})` });
-  return { allocation: a, json, fallbacks: plan?.fallbacks ?? [], scoresUsed };
+  return finish(a, scoresUsed);
 }
 
 /**

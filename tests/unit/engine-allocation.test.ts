@@ -48,6 +48,15 @@ describe('engine allocation API', () => {
     expect(r.tokens).toBe(20);
   });
 
+  it('drank (params=R budget) through the Engine equals the CLI (the same core entry point)', async () => {
+    const e = await cpuEngine();
+    const a = await e.allocate({ strategy: 'drank', budget: 'params=0.6', text: TEXT, maxTokens: 24 });
+    const cli = await runCliJson(['allocate', ...MODEL, '--strategy', 'drank', '--budget', 'params=0.6', '--text', TEXT, '--max-tokens', '24', '--out', join(tmp, 'd.json')]);
+    expect(a.allocation).toEqual(cli.allocation);
+    expect(a.scoresUsed).toBe('erank');
+    expect(Object.values(a.allocation.tensors ?? {}).some((t) => t.rank !== undefined)).toBe(true);
+  });
+
   it('reuses a given analysis: its ranking decides the blocks, and nothing is measured', async () => {
     const e = await cpuEngine();
     const h: AllocationHost = { ...e.allocationHost(), analyze: () => Promise.reject(new Error('must not measure')) };
