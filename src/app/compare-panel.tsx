@@ -33,7 +33,9 @@ function RunDetail(props: { run: CompareRun; tokenizerKind: string | undefined; 
   const { run: r, tokenizerKind, stale } = props;
   const colLabels = useMemo(() => r.pieces.map((p) => pieceLabel(p, tokenizerKind)), [r.pieces, tokenizerKind]);
   // KL row t compares the distributions predicting token t+1; the label under column t is token t (its context end).
-  const values = useMemo(() => [r.klPerToken, r.top1PerToken.map((x) => (x ? 0 : 1))], [r.klPerToken, r.top1PerToken]);
+  // The 0/1 row of top-1 changes only when it is not constant (a flat row would be drawn mid-scale).
+  const mixed = r.top1PerToken.some((x) => x) && r.top1PerToken.some((x) => !x);
+  const values = useMemo(() => (mixed ? [r.klPerToken, r.top1PerToken.map((x) => (x ? 0 : 1))] : [r.klPerToken]), [r.klPerToken, r.top1PerToken, mixed]);
   const rows: [string, string, string, string][] = [
     ['mean NLL (nats/token)', f(r.base.meanNll, 6), f(r.modified.meanNll, 6), 'nll'],
     ['perplexity', f(r.base.ppl), f(r.modified.ppl), 'ppl'],
@@ -93,12 +95,12 @@ function RunDetail(props: { run: CompareRun; tokenizerKind: string | undefined; 
       ) : null}
       <Heatmap
         values={values}
-        rowLabels={['KL (nats)', 'top-1 differs']}
+        rowLabels={mixed ? ['KL (nats)', 'top-1 differs'] : ['KL (nats)']}
         colLabels={colLabels}
         title="Per-token divergence of the modified model"
-        caption="What am I looking at: for each position of the evaluation text, KL(original ‖ modified) of the next-token distributions and whether the top-1 token changed (the measures of llama.cpp's perplexity --kl-divergence, used by the Layer-Wise Quantization paper, arXiv 2406.17415); tokens under the cells."
+        caption={`What am I looking at: for each position of the evaluation text, KL(original ‖ modified) of the next-token distributions${mixed ? ' and whether the top-1 token changed' : ` (the top-1 token ${r.top1 === 1 ? 'never' : 'always'} changes)`} — the measures of llama.cpp's perplexity --kl-divergence, used by the Layer-Wise Quantization paper (arXiv 2406.17415); tokens under the cells.`}
         normalize="row"
-        rowUnits={['nats', '']}
+        rowUnits={mixed ? ['nats', ''] : ['nats']}
         rankNoun="token"
         rotateColLabels
         maxColLabels={120}
