@@ -34,7 +34,7 @@ Commands:
   export      --model PATH --alloc FILE --to json|llama-quantize|peft|csv|gguf --out FILE [--metrics LIST --text|--file]
   sweep       --model PATH (--text TEXT | --file FILE) --metric ID ([--from Q8_0] --to FMT | --drop block,attn,mlp)
               [--step PCT] [--seeds LIST]
-  export-onnx --model PATH --out FILE [--residual-outputs] [--weights 4bit|f32]   (ONNX opset 17, no KV cache)
+  export-onnx --model PATH --out FILE [--residual-outputs] [--weights 4bit|f32] [--kv-cache]   (ONNX opset 17)
 
 Options for every command:
   --json               machine-readable output (fields documented in README.md)
@@ -50,7 +50,7 @@ Options for every command:
 
 type Args = { _: string[]; [k: string]: string | boolean | string[] };
 
-const BOOL_FLAGS = new Set(['json', 'bos', 'no-bos', 'stop-at-eos', 'help', 'tiled', 'simple', 'cpu', 'gpu-only', 'cpu-only', 'residual-outputs']);
+const BOOL_FLAGS = new Set(['json', 'bos', 'no-bos', 'stop-at-eos', 'help', 'tiled', 'simple', 'cpu', 'gpu-only', 'cpu-only', 'residual-outputs', 'kv-cache']);
 
 /**
  * Every option main() reads. An option outside this list is refused (a misspelt --temprature or --top_k
@@ -63,7 +63,7 @@ const CLI_OPTIONS = new Set([
   'metrics', 'bits', 'formats', 'ref-bits', 'outlier-k', 'owl-m', 'max-tokens',
   'strategy', 'out', 'format', 'low', 'n', 'metric', 'budget', 'alloc', 'to', 'from', 'step', 'seeds', 'decode-tokens', 'drop',
   'ranks', 'lambda', 'sparsity-method',
-  'residual-outputs', 'weights',
+  'residual-outputs', 'weights', 'kv-cache',
 ]);
 
 export function parseArgs(argv: string[]): Args {
@@ -171,8 +171,9 @@ export async function main(argv: string[], out: TextSink = process.stdout, err: 
     if (cmd === 'export-onnx') {
       // CPU-side only: no device is acquired to write the graph (logic in cli/onnx.ts).
       try {
-        const r = exportOnnxCommand({ files, out: str(a, 'out', true)!, residualOutputs: a['residual-outputs'] === true, weights: str(a, 'weights'), contextLength: num(a, 'context', false, true) });
-        print(r.human, { model: modelPath, ...r.data });
+        const r = exportOnnxCommand({ files, out: str(a, 'out', true)!, residualOutputs: a['residual-outputs'] === true, kvCache: a['kv-cache'] === true, weights: str(a, 'weights'), contextLength: num(a, 'context', false, true) });
+        // README: every JSON result has `backend`; an export runs nothing, on no device.
+        print(r.human, { model: modelPath, ...r.data, backend: { kind: 'cpu', adapter: 'CPU (export only, no forward run)', software: true } });
         return 0;
       } catch (e) {
         throw e instanceof ExportOnnxUsageError ? new UsageError(e.message) : e;

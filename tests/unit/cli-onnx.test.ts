@@ -22,6 +22,7 @@ describe('layerlab export-onnx', () => {
     expect(r.out).toBe(out);
     expect(r.opset).toBe(17);
     expect(r.kvCache).toBe(false);
+    expect(r.backend.kind).toBe('cpu');
     expect(r.outputs).toHaveLength(1 + 1 + 2 * 5);
     expect(r.linears).toEqual({ float32: 35 });
     const bytes = new Uint8Array(readFileSync(out));
@@ -42,6 +43,15 @@ describe('layerlab export-onnx', () => {
     expect(r.out).toMatch(/kept float32: blk\.0\.ffn_down \(row length 172 is not a multiple of 32\)/);
     const m = decodeOnnxModel(new Uint8Array(readFileSync(out)));
     expect(m.graph!.node!.filter((n) => n.opType === 'MatMulNBits' && n.domain === 'com.microsoft')).toHaveLength(30);
+  }, 60_000);
+
+  it('--kv-cache adds past/present tensors for every layer', async () => {
+    const out = join(dir, 'kv.onnx');
+    const r = await runCliJson(['export-onnx', '--model', modelPath('stories260K/stories260K.bin'), '--out', out, '--kv-cache']);
+    expect(r.kvCache).toBe(true);
+    const m = decodeOnnxModel(new Uint8Array(readFileSync(out)));
+    expect(m.graph!.input!.map((i) => i.name)).toContain('past_value.4');
+    expect(m.graph!.output!.map((o) => o.name)).toContain('present_key.0');
   }, 60_000);
 
   it('bad --weights and a missing --out are usage errors', async () => {
