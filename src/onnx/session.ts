@@ -26,6 +26,7 @@ import type { LoadedModel } from '../core/formats/types.ts';
 import { checkIds } from '../core/model/spec.ts';
 import { planLayers, tapName, type ForwardOptions, type ForwardResult } from '../core/model/taps.ts';
 import { tensorToF32 } from '../core/model/weights.ts';
+import { f32ToF16 } from '../core/quant/half.ts';
 import { encodeOnnxModel, OnnxDataType, tensorValueInfo, type OnnxModel, type OnnxNode, type OnnxTensor } from './proto.ts';
 import { initValues, loadOnnx, transpose, type NamedFile, type OnnxLoaded, type OnnxLoadOptions } from './import.ts';
 import { ortWasmPaths } from './wasm-paths.ts';
@@ -44,6 +45,9 @@ function setEnv(): void {
     }
   }
 }
+
+/** The float32 copy of graph tensor t that a tapped graph outputs. */
+export const f32Name = (t: string): string => `${t}__f32`;
 
 /** Tap name -> graph tensor name for every tap the analysis can serve. */
 export function tapTensors(loaded: OnnxLoaded): Map<string, string> {
@@ -76,17 +80,24 @@ export function rewriteModel(loaded: OnnxLoaded, overrides: ReadonlyMap<string, 
   });
   const outputs = [...(g.output ?? [])];
   if (taps) {
-    const have = new Set(outputs.map((o) => o.name));
-    for (const t of new Set(tapTensors(loaded).values())) {
-      if (!have.has(t)) outputs.push(tensorValueInfo(t, OnnxDataType.FLOAT, []));
-      have.add(t);
+    // Every tap (and the logits) is read through a Cast to float32 (a copy in a float32 graph; float16
+    // activations become float32), exposed as the output "<tensor>__f32".
+    const want = new Set([...tapTensors(loaded).values(), loaded.analysis.logits]);
+    for (const t of want) {
+      nodes.push({ opType: 'Cast', input: [t], output: [f32Name(t)], attribute: [{ name: 'to', type: 2, i: OnnxDataType.FLOAT }] });
+      const vi = tensorValueInfo(f32Name(t), OnnxDataType.FLOAT, []);
+      delete vi.type!.tensorType!.shape; // unknown rank (an empty shape would read as a scalar)
+      outputs.push(vi);
     }
-    // Unknown rank: drop the empty shape so onnxruntime does not read it as a scalar.
-    for (const o of outputs) if (o.type?.tensorType?.shape && !(o.type.tensorType.shape.dim?.length)) delete o.type.tensorType.shape;
   }
   const initializer: OnnxTensor[] = (g.initializer ?? []).map((t) => {
     const v = overrides.get(t.name ?? '');
     if (!v) return t;
+    // Written back in the initializer's own type (float16 weights stay float16, rounded to nearest even).
+    if (t.dataType === OnnxDataType.FLOAT16) {
+      const h = Uint16Array.from(v, (x) => f32ToF16(x));
+      return { name: t.name, dims: t.dims, dataType: OnnxDataType.FLOAT16, rawData: new Uint8Array(h.buffer) };
+    }
     const copy = new Float32Array(v);
     return { name: t.name, dims: t.dims, dataType: OnnxDataType.FLOAT, rawData: new Uint8Array(copy.buffer) };
   });
@@ -206,7 +217,7 @@ export class OnnxBackend implements Backend {
       else {
         const dims = inp.dims.map((d, i) => (typeof d === 'number' ? d : i === 0 ? 1 : 0));
         if (!dims.includes(0)) throw new Error(`past input ${inp.name} has a fixed shape [${inp.dims.join(', ')}]: LayerLab cannot feed it an empty past`);
-        feeds[inp.name] = new ort.Tensor('float32', new Float32Array(0), dims);
+        feeds[inp.name] = inp.elemType === OnnxDataType.FLOAT16 ? new ort.Tensor('float16', new Uint16Array(0), dims) : new ort.Tensor('float32', new Float32Array(0), dims);
       }
     }
     return feeds;
@@ -218,26 +229,26 @@ export class OnnxBackend implements Backend {
     const V = this.spec.vocabSize;
     const session = await this.pick(opts);
     const want = (opts.taps ?? []).filter((t) => t !== 'logits');
-    const fetch = new Set<string>([this.loaded.analysis.logits]);
+    const fetch = new Set<string>([f32Name(this.loaded.analysis.logits)]);
     for (const t of want) {
       const name = this.taps.get(t);
       if (!name) throw new Error(`the ONNX graph has no tap ${t} (taps: blk.N.in/attn_out/mid/mlp_out/out, blk.N.attn_ctx, blk.N.ffn_act, final_norm)`);
-      fetch.add(name);
+      fetch.add(f32Name(name));
     }
     const out = await session.run(this.feeds(ids), [...fetch]);
     let bytes = 0;
     const data = (name: string): Float32Array => {
       const t = out[name];
-      if (!t || t.type !== 'float32') throw new Error(`onnxruntime returned ${t ? t.type : 'nothing'} for ${name}; LayerLab reads float32 graphs`);
+      if (!t || t.type !== 'float32') throw new Error(`onnxruntime returned ${t ? t.type : 'nothing'} for ${name}`);
       bytes += (t.data as Float32Array).byteLength;
       return t.data as Float32Array;
     };
-    const all = data(this.loaded.analysis.logits);
+    const all = data(f32Name(this.loaded.analysis.logits));
     if (all.length !== T * V) throw new Error(`logits output ${this.loaded.analysis.logits} has ${all.length} values, expected T*V = ${T}*${V}`);
     const logits = opts.logits === 'last' ? all.slice((T - 1) * V) : all;
     const taps: Record<string, Float32Array> = {};
     for (const t of want) {
-      const v = data(this.taps.get(t)!);
+      const v = data(f32Name(this.taps.get(t)!));
       if (v.length % T !== 0) throw new Error(`tap ${t} has ${v.length} values, not a multiple of T = ${T}`);
       taps[t] = v;
     }

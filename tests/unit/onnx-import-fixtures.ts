@@ -16,6 +16,7 @@
 
 import type { LoadedModel } from '../../src/core/formats/types.ts';
 import { tensorToF32 } from '../../src/core/model/weights.ts';
+import { f32ToF16 } from '../../src/core/quant/half.ts';
 import { OnnxDataType, float32Tensor, tensorValueInfo, type OnnxAttribute, type OnnxModel, type OnnxNode, type OnnxTensor } from '../../src/onnx/proto.ts';
 
 const aI = (name: string, i: number): OnnxAttribute => ({ name, type: 2, i });
@@ -360,4 +361,17 @@ export function decomposeLayerNorms(m: OnnxModel): OnnxModel {
     k++;
   }
   return { ...m, graph: { ...m.graph!, node: nodes, initializer: inits } };
+}
+
+/** Every 2-D float32 initializer stored as float16 and Cast back to float32 before use (fp16 weights, fp32 compute). */
+export function f16Weights(m: OnnxModel): OnnxModel {
+  const casts: OnnxNode[] = [];
+  const inits = m.graph!.initializer!.map((t) => {
+    if (t.dataType !== OnnxDataType.FLOAT || (t.dims ?? []).length !== 2) return t;
+    const v = new Float32Array(new Uint8Array(t.rawData!).buffer);
+    const h = Uint16Array.from(v, (x) => f32ToF16(x));
+    casts.push({ opType: 'Cast', input: [`${t.name}__h`], output: [t.name!], attribute: [aI('to', OnnxDataType.FLOAT)] });
+    return { name: `${t.name}__h`, dims: t.dims, dataType: OnnxDataType.FLOAT16, rawData: new Uint8Array(h.buffer) };
+  });
+  return { ...m, graph: { ...m.graph!, node: [...casts, ...m.graph!.node!], initializer: inits } };
 }

@@ -21,7 +21,8 @@ import { checkOnnxMetrics, loadOnnx, type OnnxLoaded } from '../../src/onnx/impo
 import { OnnxBackend } from '../../src/onnx/session.ts';
 import { readModelBytes } from '../helpers/models.ts';
 import { expectAllClose } from '../helpers/close.ts';
-import { bagOfWordsOnnx, llamaOnnx, mlpOnnx, permuteHalf } from './onnx-import-fixtures.ts';
+import { roundF16 } from '../../src/core/quant/half.ts';
+import { bagOfWordsOnnx, f16Weights, llamaOnnx, mlpOnnx, permuteHalf } from './onnx-import-fixtures.ts';
 
 const native: LoadedModel = loadModelFromFiles([
   { name: 'stories260K.bin', bytes: readModelBytes('stories260K/stories260K.bin') },
@@ -160,6 +161,23 @@ describe('ONNX graph variants', () => {
     const [r, want] = await Promise.all([be.forward(ids, { taps }), cpu.forward(ids, { taps })]);
     expectAllClose(r.logits, want.logits, TOL, 'logits');
     for (const t of taps) expectAllClose(r.taps[t], want.taps[t], TOL, t);
+    be.dispose();
+  });
+
+  it('float16 weights (Cast to float32 before use): read as f32, equal the checkpoint with f16-rounded matrices; drops write float16 back', async () => {
+    const loaded = open(f16Weights(llamaOnnx(native, { style: 'anonymous' })));
+    expect(loaded.analysis.ambiguities).toEqual([]);
+    const tensors = new Map(native.tensors);
+    for (const [n, t] of native.tensors) {
+      if (t.shape.length !== 2) continue;
+      const v = Float32Array.from(tensorToF32(t), roundF16);
+      tensors.set(n, { ...t, data: new Uint8Array(v.buffer) });
+    }
+    const rounded = new CpuBackend({ ...native, tensors });
+    same(tensorToF32(loaded.model.tensors.get('blk.2.ffn_up')!), tensorToF32(tensors.get('blk.2.ffn_up')!), 'blk.2.ffn_up');
+    const be = await OnnxBackend.create(loaded);
+    const interventions = [{ kind: 'skip-mlp' as const, layer: 2 }];
+    for (const opts of [{}, { interventions }]) expectAllClose((await be.forward(ids, opts)).logits, (await rounded.forward(ids, opts)).logits, TOL, 'logits');
     be.dispose();
   });
 
