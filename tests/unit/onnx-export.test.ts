@@ -8,7 +8,9 @@
 //   (core/metrics/cos.ts) within 1e-6;
 // - kjv-gpt2-8L (safetensors, GPT-2 path: fused QKV, biases, LayerNorm, GELU, learned positions):
 //   logits within 1e-4 of PyTorch; llama-2-tiny-random (wild GGUF, F16, untied, 32k vocab) and a tiny
-//   Qwen2 GGUF (QKV biases, NEOX RoPE) within 1e-4 of the engine;
+//   Qwen2 GGUF (QKV biases, NEOX RoPE), partial rotary, and every other GGUF in the models directory
+//   (stories260K F32 / Q8_0 / Q4_0 / Q4_1 / Q5_0 / Q5_1 / mixed, kjv-gpt2-8L) within 1e-4 of the engine;
+// - KV-cache form: single steps = the reference logits, greedy runs = the references' ids;
 // - 4-bit (MatMulNBits): see the describe block for the tolerance argument;
 // - malformed files fail with a clear error and a hint.
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -139,6 +141,20 @@ describe('other architectures and layouts against their references', () => {
       const cpu = await new CpuBackend(m).forward(ref.ids);
       expectAllClose(out.logits.data, cpu.logits, LOGITS_TOL, `partial rotary ${kind}`);
     }
+  }, 60_000);
+
+  // Every other model file in the models directory the engine supports: packed GGUF types are
+  // dequantized into float32 initializers, so onnxruntime must match the engine on the same file.
+  it.each([
+    ['stories260K-gguf/stories260K.gguf', 512],
+    ...['Q8_0', 'Q4_0', 'Q4_1', 'Q5_0', 'Q5_1', 'MIXED-Q8_0-Q4_0'].map((q) => [`stories260K-gguf/quantized/stories260K-${q}.gguf`, 512] as [string, number]),
+    ['kjv-gpt2-8L/kjv-gpt2-8L.gguf', undefined],
+  ] as [string, number | undefined][])('%s: float32 export, logits within 1e-4 of the engine', async (rel, ctx) => {
+    const m = loadModelFromFiles([{ name: rel.split('/').pop()!, bytes: readModelBytes(rel) }], { contextLength: ctx });
+    const ids = m.tokenizer.encode(m.spec.arch === 'gpt2' ? 'In the beginning God created' : 'Once upon a time, there was');
+    const { out } = await ortLogits(m, ids);
+    const cpu = await new CpuBackend(m).forward(ids);
+    expectAllClose(out.logits.data, cpu.logits, LOGITS_TOL, `${rel} ORT vs engine`);
   }, 60_000);
 
   it('tiny Qwen2 GGUF (QKV biases, NEOX RoPE, GQA 2/1): logits within 1e-4 of the engine', async () => {
