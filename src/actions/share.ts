@@ -5,7 +5,7 @@
 
 import { validateAllocation, type Allocation } from '../core/allocation/schema.ts';
 import { commitPlan } from '../store/allocation.ts';
-import { patchShare, workbench, type CatalogEntry, type UserError } from '../store/index.ts';
+import { DEFAULT_MODEL_KEY, defaultEntry, patchShare, workbench, type CatalogEntry, type UserError } from '../store/index.ts';
 import { decodeShare, encodeShare, parseModelId, shareTokenOf, shareUrl, type SharePayload } from '../app/share.ts';
 import { presetById } from '../app/presets.ts';
 import { setCalibrationText } from './calibration.ts';
@@ -63,7 +63,8 @@ export async function openSharedState(catalog: Promise<CatalogEntry[]>, url = lo
   let ok: boolean;
   if (id.kind === 'catalog') {
     const entries = await catalog;
-    const entry = entries.find((e) => e.key === id.key);
+    // The default model loads from its well-known paths even where the models URL has no index.json (a hub URL).
+    const entry = entries.find((e) => e.key === id.key) ?? (id.key === DEFAULT_MODEL_KEY ? defaultEntry(entries) : undefined);
     if (!entry) {
       patchShare(workbench, {
         error: shareError(`the share link names the model "${id.key}", which this site's models folder does not have`, 'The default model loads instead; the allocation is kept aside.'),

@@ -31,6 +31,16 @@ async function openPage(env: BrowserEnv, path = '/', viewport = { width: 1600, h
 
 const idle = (page: Page, timeout = 400_000) => page.waitForFunction(() => !document.querySelector('[data-testid=job-line]'), undefined, { timeout });
 
+/** A screenshot of one panel, with the sticky header unstuck so it does not cover the stitched image. */
+async function panelShot(page: Page, id: string, file: string): Promise<void> {
+  const tag = await page.addStyleTag({ content: '.app-header { position: static !important; }' });
+  try {
+    await page.locator(`[data-testid=panel-${id}]`).screenshot({ path: `${shots}/${file}` });
+  } finally {
+    await tag.evaluate((el) => (el as Element).remove());
+  }
+}
+
 async function download(page: Page, selector: string): Promise<{ name: string; bytes: Buffer }> {
   const [dl] = await Promise.all([page.waitForEvent('download', { timeout: 120_000 }), page.click(selector)]);
   const p = await dl.path();
@@ -56,7 +66,7 @@ describe('built site: lessons, share links, experiments, export', () => {
     await page.waitForSelector('[data-testid=model-status][data-status=ready]', { timeout: 180_000 });
     await page.waitForSelector('[data-testid=heatmap-metrics] rect[data-value]', { timeout: 400_000 });
     await idle(page);
-    for (const p of ['model', 'calibration', 'importance']) await page.locator(`[data-testid=panel-${p}]`).screenshot({ path: `${shots}/panel-${p}.png` });
+    for (const p of ['model', 'calibration', 'importance']) await panelShot(page, p, `panel-${p}.png`);
   }, 600_000);
 
   it('a lesson, driven from the keyboard, runs the analysis and sets the plan the CPU ranking predicts', async () => {
@@ -115,7 +125,13 @@ describe('built site: lessons, share links, experiments, export', () => {
 
   it('bad links show an error as text and the page still loads the default', async () => {
     const evil = 'j' + base64urlEncode(new TextEncoder().encode(JSON.stringify({ v: 1, model: '<img src=x onerror="window.__pwned=1">.gguf', preset: null, allocation: null })));
-    for (const [hash, re] of [[`#s=${evil}`, /model id this page does not accept/], ['#s=zNOT-A-LINK', /damaged/]] as const) {
+    const missing = 'j' + base64urlEncode(new TextEncoder().encode(JSON.stringify({ v: 1, model: 'nowhere/missing.gguf', preset: 'code', allocation: null })));
+    const cases = [
+      [`#s=${evil}`, /model id this page does not accept/],
+      ['#s=zNOT-A-LINK', /damaged/],
+      [`#s=${missing}`, /names the model "nowhere\/missing.gguf", which this site's models folder does not have/],
+    ] as const;
+    for (const [hash, re] of cases) {
       const p = await openPage(env, `/${hash}`);
       await p.waitForSelector('[data-testid=share-error]', { timeout: 60_000 });
       expect(await p.textContent('[data-testid=share-error-message]')).toMatch(re);
@@ -148,7 +164,7 @@ describe('built site: lessons, share links, experiments, export', () => {
     }
     expect(await page.textContent('[data-testid=claim-drop]')).toContain('2406.15786');
     expect(await page.textContent('[data-testid=claim-lwq]')).toContain('2406.17415');
-    await page.locator('[data-testid=panel-experiments]').screenshot({ path: `${shots}/panel-experiments.png` });
+    await panelShot(page, 'experiments', 'panel-experiments.png');
   }, 600_000);
 
   it('exports: charts as stand-alone SVG and PNG, CSV, llama.cpp arguments; GGUF of a llama2.c model says why not', async () => {
@@ -173,7 +189,7 @@ describe('built site: lessons, share links, experiments, export', () => {
     await page.click('[data-testid=export-gguf]');
     await page.waitForSelector('[data-testid=export-status][data-bad=true]', { timeout: 60_000 });
     expect(await page.textContent('[data-testid=export-status]')).toMatch(/GGUF/i);
-    await page.locator('[data-testid=panel-export]').screenshot({ path: `${shots}/panel-export.png` });
+    await panelShot(page, 'export', 'panel-export.png');
   }, 600_000);
 
   it('themes and a projector-sized viewport stay readable', async () => {
@@ -181,7 +197,7 @@ describe('built site: lessons, share links, experiments, export', () => {
     for (const theme of ['dark', 'light']) {
       if ((await page.getAttribute('html', 'data-theme')) !== theme) await page.click('.theme-toggle');
       expect(await page.getAttribute('html', 'data-theme')).toBe(theme);
-      await page.locator('[data-testid=panel-experiments]').screenshot({ path: `${shots}/theme-${theme}.png` });
+      await panelShot(page, 'experiments', `theme-${theme}.png`);
     }
     await page.setViewportSize({ width: 1024, height: 768 });
     if ((await page.getAttribute('html', 'data-theme')) !== 'dark') await page.click('.theme-toggle');
