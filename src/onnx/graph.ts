@@ -739,10 +739,14 @@ export function analyzeGraph(model: OnnxModel): GraphAnalysis {
     if (hq && hk && hq.D === hk.D) heads = { nHeads: hq.H, nKvHeads: hk.H, headDim: hq.D, fromGraph: true };
   }
   if (!heads.fromGraph) {
-    const qw = a0.inProj.q?.outFeatures ?? C;
+    // Unknown: the widest head size consistent with the q and k widths (gcd), so that the shapes the
+    // spec implies match the weights; the metrics do not depend on the head count.
+    const qw = a0.inProj.q?.outFeatures ?? (a0.inProj.qkv ? a0.inProj.qkv.outFeatures / 3 : C);
     const kw = a0.inProj.k?.outFeatures ?? qw;
-    heads = { nHeads: 1, nKvHeads: qw === kw ? 1 : 1, headDim: qw, fromGraph: false };
-    amb.push('head count not found from Reshape constants or attention op attributes: reported as 1 head (only shapes and per-tensor statistics depend on it)');
+    const gcd = (x: number, y: number): number => (y === 0 ? x : gcd(y, x % y));
+    const D = gcd(qw, kw);
+    heads = { nHeads: qw / D, nKvHeads: kw / D, headDim: D, fromGraph: false };
+    amb.push(`head count not found from Reshape constants or attention op attributes: reported as ${qw / D} heads of ${D} (only shapes depend on it)`);
   }
   const dFF = blocks[0].mlp.outProj?.inFeatures ?? blocks[0].mlp.inProj.up?.outFeatures ?? 4 * C;
 
