@@ -71,6 +71,8 @@ export const EXPORT_OPSET = 17;
 /** ONNX IR version that goes with opset 17. */
 export const EXPORT_IR_VERSION = 8;
 export const MS_DOMAIN = 'com.microsoft';
+/** Initializer bytes one ONNX file can hold inline (protobuf's 2 GiB message limit, less room for the graph). */
+export const MAX_INLINE_BYTES = 2 ** 31 - 64 * 2 ** 20;
 /** MatMulNBits block size and bits LayerLab writes. */
 export const NBITS_BLOCK = 32;
 
@@ -486,6 +488,13 @@ export function exportOnnx(model: LoadedModel, opts: OnnxExportOptions = {}): On
         kvOutputs.push(tensorValueInfo(kvName(`present_${kv}`, l), OnnxDataType.FLOAT, [Hkv, 'P+T', D]));
       }
     }
+  }
+  // protobuf messages stop at 2 GiB and this writer puts every initializer inline (no external data).
+  const initBytes = g.inits.reduce((n, t) => n + (t.rawData?.length ?? 0), 0);
+  if (initBytes > MAX_INLINE_BYTES) {
+    throw new Error(
+      `export-onnx: ${initBytes.toLocaleString('en-US')} bytes of initializers exceed protobuf's 2 GiB limit for one file (external data is not written); try --weights 4bit or a smaller model`,
+    );
   }
   const opsetImport = [{ domain: '', version: EXPORT_OPSET }];
   if (opts.weights4bit) opsetImport.push({ domain: MS_DOMAIN, version: 1 });
