@@ -362,7 +362,7 @@ export function AllocationPanel() {
             {a.knob === 'format' && a.strategy === 'solve'
               ? `budget ${a.budget} bits per weight over the block matrices (the solver picks formats per block from the measured quantization sensitivity)`
               : previewSize
-                ? `this setting: ${fmtBytes(previewSize.bytes)} (from ${fmtBytes(previewSize.baseBytes)}), ${previewSize.bitsPerWeight.toFixed(3)} bits per weight (from ${previewSize.baseBitsPerWeight.toFixed(3)})${previewSize.droppedParams ? `, ${fmtParams(previewSize.droppedParams)} parameters dropped` : ''}`
+                ? `this setting: ${fmtBytes(previewSize.bytes)} (from ${fmtBytes(previewSize.baseBytes)}), ${previewSize.bitsPerWeight.toFixed(3)} bits per weight over the weight matrices, embeddings included (from ${previewSize.baseBitsPerWeight.toFixed(3)})${previewSize.droppedParams ? `, ${fmtParams(previewSize.droppedParams)} parameters dropped` : ''}`
                 : '—'}
           </p>
           <div className="row">

@@ -4,8 +4,10 @@
 // backend in the worker), its numbers equal `layerlab compare` run in-process on the CPU backend for the
 // same text, token count, prompt and seed (the same engine-allocation.ts code, a different backend);
 // (2) two blocks dropped by one drag over the grid are one undo step (button and Ctrl+Z / Ctrl+Shift+Z),
-// and that plan's comparison again equals the CLI's; both runs stay in the runs table. Screenshots of
-// both panels go to test-results/e2e/.
+// and that plan's comparison again equals the CLI's; both runs stay in the runs table; (3) a bad plan typed
+// as JSON lists its errors as text; (4) the budget slider's live size equals the packed bytes, and the
+// ranked strategy reuses the importance results already on the page. Screenshots of both panels go to
+// test-results/e2e/.
 //
 // Tolerances (GPU page vs CPU CLI): the two backends compute the same float32 forward with a different
 // summation order (tiled WGSL matmuls vs plain loops), which tests/gpu/allocation-compare.test.ts bounds at
@@ -24,7 +26,7 @@ import { modelPath, readModelBytes, repoRoot } from '../helpers/models.ts';
 import { runCliJson, type Json } from '../helpers/cli.ts';
 import { expectAllClose } from '../helpers/close.ts';
 import { loadModelFromFiles } from '../../src/core/formats/load.ts';
-import { applyAllocation } from '../../src/core/allocation/index.ts';
+import { applyAllocation, fromOrder } from '../../src/core/allocation/index.ts';
 import { DEFAULT_PRESET_ID, presetById } from '../../src/app/presets.ts';
 
 const shots = `${repoRoot}test-results/e2e`;
@@ -111,7 +113,7 @@ describe('workbench: allocate, apply and compare', () => {
   beforeAll(async () => {
     env = await startBrowser();
     page = await openWorkbench(env);
-    await page.waitForSelector('[data-testid=model-status][data-status=ready]', { timeout: 180_000 });
+    await page.waitForSelector('[data-testid=model-status][data-status=ready]', { timeout: 300_000 });
     // the first screen's own jobs (NLL, importance, generation) finish first
     await page.waitForSelector('[data-testid=heatmap-metrics] rect[data-value]', { timeout: 300_000 });
     await idle(page);
@@ -198,5 +200,32 @@ describe('workbench: allocate, apply and compare', () => {
     await page.click('[data-testid=alloc-undo]');
     expect(await planJson(page)).toEqual(good);
     expect(await box.count()).toBe(0);
+  }, 120_000);
+
+  it('the budget slider updates the size live (equal to the packed bytes); ranked reuses the importance results', async () => {
+    await page.selectOption('[data-testid=alloc-strategy]', 'ranked');
+    await page.selectOption('[data-testid=alloc-high]', 'Q8_0');
+    await page.selectOption('[data-testid=alloc-low]', 'Q4_0');
+    const slider = page.locator('[data-testid=alloc-budget]');
+    await slider.focus();
+    const bytesAt = async (n: number): Promise<number> => {
+      await page.waitForFunction((v) => document.querySelector('[data-testid=alloc-budget-value]')?.textContent === String(v), n);
+      return Number(await page.getAttribute('[data-testid=alloc-estimate]', 'data-bytes'));
+    };
+    // n blocks at Q4_0, the rest at Q8_0: every block has the same shapes, so the order does not change the size
+    const want = (n: number) => applyAllocation(model, fromOrder(model.spec, [0, 1, 2, 3, 4], { formats: { high: 'Q8_0', low: 'Q4_0', nLow: n } }, {})).size.residentBytes;
+    const start = Number(await page.textContent('[data-testid=alloc-budget-value]'));
+    expect(await bytesAt(start)).toBe(want(start));
+    await page.keyboard.press('ArrowRight');
+    expect(await bytesAt(start + 1)).toBe(want(start + 1));
+    expect(want(start + 1)).toBeLessThan(want(start));
+    await page.click('[data-testid=alloc-make]');
+    await page.waitForSelector('[data-testid=alloc-note]', { timeout: 60_000 });
+    await idle(page);
+    expect(await page.textContent('[data-testid=alloc-note]')).toContain('the importance results on the page');
+    const plan = (await planJson(page)) as { layers: Record<string, { format?: string }>; strategy: { name: string; metric: string } };
+    expect(plan.strategy).toMatchObject({ name: 'ranked', metric: 'cos' });
+    expect(Object.values(plan.layers).filter((e) => e.format === 'Q4_0')).toHaveLength(start + 1);
+    expect(Number(await page.getAttribute('[data-testid=alloc-plan-size]', 'data-bytes'))).toBe(applyAllocation(model, plan).size.residentBytes);
   }, 120_000);
 });
