@@ -793,17 +793,28 @@ function reachesFrom(g: GraphIndex, t: string, x: string): boolean {
   return false;
 }
 
-/** Whether initializer a (read as [C, V] when transposed, else [V, C]) holds the embedding's values. */
+/** Float32 view of a FLOAT initializer's raw bytes (copied when unaligned), or null. */
+function f32View(t: OnnxTensor): Float32Array | null {
+  if (t.dataType !== OnnxDataType.FLOAT) return null;
+  const r = t.rawData;
+  if (r && r.length) return r.byteOffset % 4 === 0 ? new Float32Array(r.buffer, r.byteOffset, r.byteLength / 4) : new Float32Array(new Uint8Array(r).buffer);
+  return t.floatData ? Float32Array.from(t.floatData) : null;
+}
+
+/** Whether initializer a (read as [C, V] when transposed, else [V, C]) holds the embedding's values (a sample first, then all). */
 function sameValues(g: GraphIndex, a: string, emb: string, transposed: boolean): boolean {
   const ta = g.inits.get(a)!;
   const te = g.inits.get(emb)!;
   const da = (ta.dims ?? []).map(Number);
-  const de = (te.dims ?? []).map(Number);
-  if (ta.dataType !== OnnxDataType.FLOAT || te.dataType !== OnnxDataType.FLOAT) return false;
-  const [V, C] = de;
+  const [V, C] = (te.dims ?? []).map(Number);
   if (transposed ? da[0] !== C || da[1] !== V : da[0] !== V || da[1] !== C) return false;
-  const va = tensorNumbers(ta);
-  const ve = tensorNumbers(te);
-  for (let v = 0; v < V; v++) for (let c = 0; c < C; c++) if ((transposed ? va[c * V + v] : va[v * C + c]) !== ve[v * C + c]) return false;
+  const va = f32View(ta);
+  const ve = f32View(te);
+  if (!va || !ve || va.length !== ve.length) return false;
+  const at = (v: number, c: number): number => (transposed ? va[c * V + v] : va[v * C + c]);
+  const n = V * C;
+  const step = Math.max(1, Math.floor(n / 4096));
+  for (let i = 0; i < n; i += step) if (at(Math.floor(i / C), i % C) !== ve[i]) return false;
+  for (let i = 0; i < n; i++) if (at(Math.floor(i / C), i % C) !== ve[i]) return false;
   return true;
 }

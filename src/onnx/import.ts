@@ -18,6 +18,7 @@ import type { LoadedModel, WeightTensor } from '../core/formats/types.ts';
 import type { ModelSpec } from '../core/model/spec.ts';
 import type { Tokenizer } from '../core/formats/tokenizer.ts';
 import { GGMLType } from '../core/quant/types.ts';
+import { f16Lut } from '../core/quant/half.ts';
 import { fromTokenizerJson } from '../core/formats/tokenizer-bpe.ts';
 import { sentencePieceFromLlama2c } from '../core/formats/tokenizer-spm.ts';
 import { isLlama2cTokenizer } from '../core/formats/llama2c.ts';
@@ -114,6 +115,11 @@ export function initValues(t: OnnxTensor): Float32Array {
     // A copy (protobufjs hands out Node Buffers whose slice() is a view at any byte offset).
     const c = new Uint8Array(t.rawData);
     return new Float32Array(c.buffer, 0, c.byteLength / 4);
+  }
+  if (t.dataType === OnnxDataType.FLOAT16 && t.rawData?.length) {
+    const h = new Uint16Array(new Uint8Array(t.rawData).buffer);
+    const lut = f16Lut();
+    return Float32Array.from(h, (x) => lut[x]);
   }
   return Float32Array.from(tensorNumbers(t));
 }
