@@ -162,6 +162,24 @@ describe('built site: lessons, share links, experiments, export', () => {
         expect(Math.abs(y - exp[i][1]), `${chart} point ${i}: page ${y}, CPU ${exp[i][1]}`).toBeLessThanOrEqual(1e-3 + 1e-3 * Math.abs(exp[i][1]));
       });
     }
+    // The quantization sweep (Layer-Wise Quantization): Q8_0 -> int2 in the metric order, reverse and random (3 seeds).
+    await idle(page);
+    await page.click('[data-testid=sweep-format-run]');
+    await page.waitForSelector('[data-testid=chart-sweep-format-nll] circle', { timeout: 400_000 });
+    const fw = await engine.sweep({ text: presetById('story')!.text, maxTokens: 32, metric: 'cos', step: 50, from: 'Q8_0', to: 'int2-g32-asym', seeds: [0, 1, 2] });
+    const fgot = await page.$$eval('[data-testid=chart-sweep-format-nll] g > circle', (els) => els.map((e) => [Number(e.getAttribute('data-x')), Number(e.getAttribute('data-y'))]));
+    const ordered = fw.curves.find((c) => c.order === 'cos')!.points;
+    const randoms = fw.curves.filter((c) => c.order.startsWith('random:'));
+    const fexp = [
+      ...ordered.map((p) => [p.percent, p.meanNll]),
+      ...fw.curves.find((c) => c.order === 'reverse')!.points.map((p) => [p.percent, p.meanNll]),
+      ...ordered.map((p, i) => [p.percent, randoms.reduce((a, c) => a + c.points[i].meanNll, 0) / randoms.length]),
+    ];
+    expect(fgot.length).toBe(fexp.length);
+    fgot.forEach(([x, y], i) => {
+      expect(x).toBe(fexp[i][0]);
+      expect(Math.abs(y - fexp[i][1]), `format NLL point ${i}: page ${y}, CPU ${fexp[i][1]}`).toBeLessThanOrEqual(1e-3 + 1e-3 * Math.abs(fexp[i][1]));
+    });
     expect(await page.textContent('[data-testid=claim-drop]')).toContain('2406.15786');
     expect(await page.textContent('[data-testid=claim-lwq]')).toContain('2406.17415');
     await panelShot(page, 'experiments', 'panel-experiments.png');
