@@ -95,7 +95,8 @@ function PlanGrid() {
   const info = useWorkbench((s) => s.model.info);
   const plan = useWorkbench((s) => s.allocation.plan);
   const brush = useWorkbench((s) => s.allocation.brush);
-  const stroke = useRef<{ set: boolean } | null>(null);
+  // The stroke in progress: set or clear (decided by its first cell) and the last cell painted.
+  const stroke = useRef<{ set: boolean; last: string } | null>(null);
   const spec = info?.spec ?? null;
   const cols = useMemo(() => (spec ? gridColumns(spec) : []), [spec]);
   const est = useMemo(() => (spec && info ? estimatePlanSize(spec, info.tensors, plan) : null), [spec, info, plan]);
@@ -127,13 +128,28 @@ function PlanGrid() {
     const cur = current();
     if (!workbench.getState().allocation.plan) commitPlan(workbench, cur, workbench.getState().model.serial);
     const set = strokeSets(cur, layer, col, workbench.getState().allocation.brush);
-    stroke.current = { set };
+    stroke.current = { set, last: `${layer}:${colKey(col)}` };
     beginStroke(workbench);
     paint(layer, col, set);
   };
   return (
     <div className="plan-grid-wrap" style={{ overflowX: 'auto' }}>
-      <table className="plan-grid" data-testid="alloc-grid" style={{ borderCollapse: 'collapse', userSelect: 'none', touchAction: 'none' }}>
+      <table
+        className="plan-grid"
+        data-testid="alloc-grid"
+        style={{ borderCollapse: 'collapse', userSelect: 'none', touchAction: 'none' }}
+        onPointerMove={(e) => {
+          // the cell under the pointer (mouse, pen or touch: a touch keeps its first target, so hit-test)
+          const st = stroke.current;
+          if (!st) return;
+          const el = (document.elementFromPoint(e.clientX, e.clientY) as HTMLElement | null)?.closest<HTMLElement>('[data-cell]');
+          const key = el?.dataset.cell;
+          if (!el || !key || key === st.last) return;
+          st.last = key;
+          const col = cols.find((c) => colKey(c) === el.dataset.col);
+          if (col) paint(Number(el.dataset.layer), col, st.set);
+        }}
+      >
         <caption className="chart-caption" style={{ captionSide: 'bottom', textAlign: 'left' }}>
           What am I looking at: one row per block, one column per weight matrix, then the attention / MLP / block drops and the K/V cache
           bits. Paint with the brush ({brushLabel(brush)}): click a cell or drag across cells; the first cell of a drag decides set or clear.
@@ -169,13 +185,14 @@ function PlanGrid() {
                       aria-label={`block ${l} ${columnLabel(c)}: ${text}`}
                       title={v.fallback && v.fallback !== v.format ? `stored as ${v.fallback} (row length does not fit ${v.format})` : `block ${l} ${columnLabel(c)}`}
                       style={{ width: '100%', minWidth: '5.5em', opacity: v.dropped ? 0.5 : 1, background: c.kind === 'tensor' || c.kind === 'block' ? formatTint(v.fallback ?? v.format) : undefined, textDecoration: v.dropped && c.kind === 'tensor' ? 'line-through' : undefined, fontWeight: v.inherited ? 'normal' : 'bold' }}
+                      data-cell={`${l}:${colKey(c)}`}
+                      data-layer={l}
+                      data-col={colKey(c)}
                       onPointerDown={(e) => {
                         if (e.button !== 0) return;
                         e.preventDefault();
+                        (e.target as Element).releasePointerCapture?.(e.pointerId);
                         start(l, c);
-                      }}
-                      onPointerEnter={(e) => {
-                        if (stroke.current && (e.buttons & 1) === 1) paint(l, c, stroke.current.set);
                       }}
                       onClick={(e) => {
                         // keyboard activation (Enter / Space) has detail 0; pointer clicks were painted on pointerdown
