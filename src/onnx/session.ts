@@ -12,10 +12,12 @@
 //   skip-attn, skip-mlp, scale) multiply the sublayer's output projection and its bias by 0 (or the
 //   factor), which zeroes (scales) the sublayer's output; a skipped sublayer taps as zeros, a scaled one
 //   taps its scaled output (the native engines tap it unscaled).
-// - Inputs: input_ids [1, T]; attention_mask all ones; position_ids 0..T-1; past key/values with past
-//   length 0 (first dim 1, every other symbolic dim 0); boolean flags (use_cache_branch) false.
-// - Decoding sessions re-run the whole prefix for every append (no KV cache is carried between runs):
-//   correct, and O(T^2) in total; fine for the small models this is meant for, slow for long texts.
+// - Inputs: input_ids [1, T]; attention_mask all ones [1, P + T]; position_ids P..P+T-1; past key/values
+//   with past length P = 0 on a plain forward (first dim 1, every other symbolic dim 0); boolean flags
+//   (use_cache_branch) false.
+// - Decoding sessions: when every past input has a present output (kvPairs), each append feeds the
+//   previous run's present K/V as the past (position_ids and attention_mask offset by the cached length);
+//   otherwise the whole prefix is re-run for every append (correct, O(T^2) in total).
 // - Execution: onnxruntime-web's wasm backend (one thread in Node); a caller may pass other execution
 //   providers (e.g. ['webgpu', 'wasm'] in Chromium).
 
@@ -119,6 +121,37 @@ export function weightOverrides(loaded: OnnxLoaded, modified: LoadedModel | unde
   return out;
 }
 
+/**
+ * Past input -> present output: the graph output that is the Concat of the past with the new keys or
+ * values (directly or through Identity / Cast). Null when the graph has no past inputs or one of them
+ * has no such output.
+ */
+export function kvPairs(loaded: OnnxLoaded): Map<string, string> | null {
+  const g = loaded.onnx.graph!;
+  const pasts = loaded.analysis.inputs.filter((i) => i.role === 'past');
+  if (pasts.length === 0) return null;
+  const outs = new Set((g.output ?? []).map((o) => o.name));
+  const cons = new Map<string, OnnxNode[]>();
+  for (const n of g.node ?? []) for (const x of n.input ?? []) cons.set(x, [...(cons.get(x) ?? []), n]);
+  const m = new Map<string, string>();
+  for (const p of pasts) {
+    let found: string | undefined;
+    const stack = [p.name];
+    for (let k = 0; k < 8 && stack.length && !found; k++) {
+      const t = stack.pop()!;
+      for (const n of cons.get(t) ?? []) {
+        if (!['Concat', 'Identity', 'Cast'].includes(n.opType)) continue;
+        const o = n.output![0];
+        if (outs.has(o)) found = o;
+        else stack.push(o);
+      }
+    }
+    if (!found) return null;
+    m.set(p.name, found);
+  }
+  return m;
+}
+
 export interface OnnxBackendOptions {
   /** A modified canonical model (applied allocation) whose tensors replace the initializers. */
   modified?: LoadedModel;
@@ -129,6 +162,8 @@ export interface OnnxBackendOptions {
 export class OnnxBackend implements Backend {
   readonly spec: ModelSpec;
   private readonly taps: Map<string, string>;
+  /** past input -> present output, when every past input has one (KV-cache decoding); else null. */
+  readonly kv: Map<string, string> | null;
   private readonly overrides: Map<string, Float32Array>;
   private base: ort.InferenceSession | null = null;
   private variant: { key: string; session: ort.InferenceSession } | null = null;
@@ -137,6 +172,7 @@ export class OnnxBackend implements Backend {
   private constructor(readonly loaded: OnnxLoaded, private opts: OnnxBackendOptions) {
     this.spec = (opts.modified ?? loaded.model).spec;
     this.taps = tapTensors(loaded);
+    this.kv = kvPairs(loaded);
     this.overrides = weightOverrides(loaded, opts.modified);
   }
 
@@ -199,7 +235,7 @@ export class OnnxBackend implements Backend {
     return this.variant.session;
   }
 
-  private feeds(ids: number[]): Record<string, ort.Tensor> {
+  private feeds(ids: number[], pos0 = 0, past: Record<string, ort.Tensor> | null = null): Record<string, ort.Tensor> {
     const T = ids.length;
     const feeds: Record<string, ort.Tensor> = {};
     const ints = (elemType: number, values: number[], dims: number[]): ort.Tensor =>
@@ -211,8 +247,9 @@ export class OnnxBackend implements Backend {
     for (const inp of this.loaded.analysis.inputs) {
       const dims2 = inp.dims.length === 1 ? [T] : [1, T];
       if (inp.role === 'input_ids') feeds[inp.name] = ints(inp.elemType, ids, dims2);
-      else if (inp.role === 'attention_mask') feeds[inp.name] = ints(inp.elemType, ids.map(() => 1), dims2);
-      else if (inp.role === 'position_ids') feeds[inp.name] = ints(inp.elemType, ids.map((_, i) => i), dims2);
+      else if (inp.role === 'attention_mask') feeds[inp.name] = ints(inp.elemType, new Array<number>(pos0 + T).fill(1), inp.dims.length === 1 ? [pos0 + T] : [1, pos0 + T]);
+      else if (inp.role === 'position_ids') feeds[inp.name] = ints(inp.elemType, ids.map((_, i) => pos0 + i), dims2);
+      else if (inp.role === 'past' && past?.[inp.name]) feeds[inp.name] = past[inp.name];
       else if (inp.role === 'flag') feeds[inp.name] = new ort.Tensor('bool', new Uint8Array(1), inp.dims.length ? [1] : []);
       else {
         const dims = inp.dims.map((d, i) => (typeof d === 'number' ? d : i === 0 ? 1 : 0));
@@ -224,18 +261,24 @@ export class OnnxBackend implements Backend {
   }
 
   async forward(ids: number[], opts: ForwardOptions = {}): Promise<ForwardResult> {
-    checkIds(this.spec, ids, 0, this.spec.contextLength);
+    return (await this.run(ids, opts, 0, null)).result;
+  }
+
+  /** One run of `ids` at positions pos0.. after the cached `past` (null: empty past); returns the present K/V when asked. */
+  private async run(ids: number[], opts: ForwardOptions, pos0: number, past: Record<string, ort.Tensor> | null, wantPresent = false): Promise<{ result: ForwardResult; present: Record<string, ort.Tensor> }> {
+    checkIds(this.spec, ids, pos0, this.spec.contextLength);
     const T = ids.length;
     const V = this.spec.vocabSize;
     const session = await this.pick(opts);
     const want = (opts.taps ?? []).filter((t) => t !== 'logits');
     const fetch = new Set<string>([f32Name(this.loaded.analysis.logits)]);
+    if (wantPresent) for (const o of this.kv!.values()) fetch.add(o);
     for (const t of want) {
       const name = this.taps.get(t);
       if (!name) throw new Error(`the ONNX graph has no tap ${t} (taps: blk.N.in/attn_out/mid/mlp_out/out, blk.N.attn_ctx, blk.N.ffn_act, final_norm)`);
       fetch.add(f32Name(name));
     }
-    const out = await session.run(this.feeds(ids), [...fetch]);
+    const out = await session.run(this.feeds(ids, pos0, past), [...fetch]);
     let bytes = 0;
     const data = (name: string): Float32Array => {
       const t = out[name];
@@ -252,39 +295,55 @@ export class OnnxBackend implements Backend {
       if (v.length % T !== 0) throw new Error(`tap ${t} has ${v.length} values, not a multiple of T = ${T}`);
       taps[t] = v;
     }
-    for (const t of Object.values(out)) t.dispose?.();
+    const present: Record<string, ort.Tensor> = {};
+    if (wantPresent) for (const [pastName, o] of this.kv!) present[pastName] = out[o];
+    const keep = new Set(Object.values(present));
+    for (const t of Object.values(out)) if (!keep.has(t)) t.dispose?.();
     this.peak = Math.max(this.peak, bytes);
-    return { logits, taps, T };
+    return { result: { logits, taps, T }, present };
   }
 
+  /**
+   * A decoding session. With a KV cache (every past input maps to a present output) each append feeds
+   * the previous run's present K/V as the past; otherwise the whole prefix is re-run for each append.
+   */
   session(maxTokens = this.spec.contextLength): Session {
     let ids: number[] = [];
-    const run = (all: number[], o: ForwardOptions) => this.forward(all, o);
+    let past: Record<string, ort.Tensor> | null = null;
     const V = this.spec.vocabSize;
+    const drop = () => {
+      for (const t of Object.values(past ?? {})) t.dispose?.();
+      past = null;
+    };
     return {
       get position() {
         return ids.length;
       },
-      async append(newIds: number[], opts: ForwardOptions = {}): Promise<ForwardResult> {
+      append: async (newIds: number[], opts: ForwardOptions = {}): Promise<ForwardResult> => {
         if (ids.length + newIds.length > maxTokens) throw new Error(`forward: ${ids.length + newIds.length} positions exceed the cache/context of ${maxTokens}`);
-        const all = [...ids, ...newIds];
-        const r = await run(all, { ...opts, logits: opts.logits === 'last' ? 'last' : 'all' });
-        const n = newIds.length;
         const p0 = ids.length;
+        if (this.kv) {
+          const r = await this.run(newIds, opts, p0, past, true);
+          drop();
+          past = r.present;
+          ids = [...ids, ...newIds];
+          return r.result;
+        }
+        const all = [...ids, ...newIds];
+        const r = await this.forward(all, { ...opts, logits: opts.logits === 'last' ? 'last' : 'all' });
         ids = all;
         const logits = opts.logits === 'last' ? r.logits : r.logits.slice(p0 * V);
         const taps: Record<string, Float32Array> = {};
-        for (const [k, v] of Object.entries(r.taps)) {
-          const w = v.length / all.length;
-          taps[k] = v.slice(p0 * w);
-        }
-        return { logits, taps, T: n };
+        for (const [k, v] of Object.entries(r.taps)) taps[k] = v.slice(p0 * (v.length / all.length));
+        return { logits, taps, T: newIds.length };
       },
       reset() {
         ids = [];
+        drop();
       },
       dispose() {
         ids = [];
+        drop();
       },
     };
   }

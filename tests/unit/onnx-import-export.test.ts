@@ -14,6 +14,7 @@ import { CpuBackend } from '../../src/core/model/cpu-backend.ts';
 import { allBlockTaps } from '../../src/core/model/taps.ts';
 import { tensorToF32 } from '../../src/core/model/weights.ts';
 import { analyze } from '../../src/core/analysis/analyze.ts';
+import { generate } from '../../src/core/eval/generate.ts';
 import { exportOnnx } from '../../src/onnx/export.ts';
 import { encodeOnnxModel } from '../../src/onnx/proto.ts';
 import { loadOnnx, type OnnxLoaded } from '../../src/onnx/import.ts';
@@ -69,6 +70,12 @@ for (const c of cases) {
       const [r, want] = await Promise.all([be.forward(ids, { taps }), cpu.forward(ids, { taps })]);
       expectAllClose(r.logits, want.logits, TOL, 'logits');
       for (const t of taps) expectAllClose(r.taps[t], want.taps[t], TOL, t);
+    });
+
+    it('generation through the KV cache (past inputs fed from the present outputs) equals the native engine', async () => {
+      expect(be.kv?.size).toBe(c.past);
+      const [got, want] = await Promise.all([generate(be, ids, { maxTokens: 6, temperature: 0 }), generate(cpu, ids, { maxTokens: 6, temperature: 0 })]);
+      expect(got.generatedIds).toEqual(want.generatedIds);
     });
 
     it('activation and weight metrics equal the native engine (lens through the identified final norm and unembedding)', async () => {

@@ -138,14 +138,21 @@ for (const style of ['optimum', 'anonymous'] as const) {
       bo.dispose();
     });
 
-    it('a decoding session (prefix re-run) gives the full forward\'s rows', async () => {
+    it(`a decoding session (${style === 'optimum' ? 'KV cache from the present outputs' : 'prefix re-run'}) gives the full forward's rows and taps`, async () => {
+      expect(!!be.kv).toBe(style === 'optimum');
       const s = be.session();
-      await s.append(ids.slice(0, 5));
-      const last = await s.append([ids[5]], { logits: 'last' });
-      const full = await cpu.forward(ids.slice(0, 6));
+      const full = await cpu.forward(ids.slice(0, 8), { taps: [tapName(2, 'out')] });
       const V = native.spec.vocabSize;
-      expectAllClose(last.logits, full.logits.subarray(5 * V), TOL);
-      expect(s.position).toBe(6);
+      const C = native.spec.dModel;
+      const first = await s.append(ids.slice(0, 5));
+      expectAllClose(first.logits, full.logits.subarray(0, 5 * V), TOL, 'prefill');
+      for (let i = 5; i < 8; i++) {
+        const r = await s.append([ids[i]], { logits: 'last', taps: [tapName(2, 'out')] });
+        expectAllClose(r.logits, full.logits.subarray(i * V, (i + 1) * V), TOL, `token ${i}`);
+        expectAllClose(r.taps[tapName(2, 'out')], full.taps[tapName(2, 'out')].subarray(i * C, (i + 1) * C), TOL, `tap at ${i}`);
+      }
+      expect(s.position).toBe(8);
+      s.dispose();
     });
   });
 }
