@@ -1,7 +1,7 @@
 // npm run bench: prefill and decode tokens/s of the WebGPU backend (Dawn in Node) and the CPU reference
 // backend on the same model and prompt in one run, with the peak GPU buffer bytes and the adapter.
 // Figures are ratios against the CPU backend measured in the same process, not absolute claims.
-//   npm run bench [-- --model PATH] [--tokens N] [--decode N] [--reps N] [--tiled]
+//   npm run bench [-- --model PATH] [--tokens N] [--decode N] [--reps N] [--tiled] [--legacy-host 1]
 //                 [--synthetic small|1b --type F32|Q8_0|Q4_0|Q4_K|... [--cpu]] [--format-rows 0]
 // Then, unless --synthetic or --format-rows 0: the stories260K GGUF with its blocks' linear weights at F32,
 // Q8_0, Q4_0 and Q4_K (applyAllocation of a uniform allocation: packed blocks on the quantized-matmul
@@ -50,7 +50,7 @@ function median(xs: number[]): number {
   return s[Math.floor(s.length / 2)];
 }
 
-async function measure(backend: Backend, ids: number[]): Promise<{ prefill: number; decode: number }> {
+async function measure(backend: Backend, ids: number[]): Promise<{ prefill: number; decode: number; hostMs?: number }> {
   await backend.forward(ids.slice(0, 8)); // warm-up: pipelines compiled, buffers allocated
   const pre: number[] = [];
   for (let r = 0; r < reps; r++) {
@@ -59,18 +59,22 @@ async function measure(backend: Backend, ids: number[]): Promise<{ prefill: numb
     pre.push(performance.now() - t0);
   }
   const dec: number[] = [];
+  // GPU: host milliseconds per decode step spent recording + submitting (independent of the adapter's speed).
+  const ht = backend instanceof GpuBackend ? backend.hostTime : null;
+  const h0 = ht ? { ...ht } : null;
   for (let r = 0; r < Math.max(1, Math.floor(reps / 2)); r++) {
     const g = await generate(backend, ids.slice(0, 16), { maxTokens: decodeTokens + 1 });
     dec.push(g.decodeMs / decodeTokens);
   }
-  return { prefill: (ids.length / median(pre)) * 1000, decode: 1000 / median(dec) };
+  const hostMs = ht && h0 ? (ht.recordMs - h0.recordMs) / (ht.records - h0.records) : undefined;
+  return { prefill: (ids.length / median(pre)) * 1000, decode: 1000 / median(dec), hostMs };
 }
 
 const gpu = await nodeGpu();
 const acquired = await acquireDevice(gpu);
 console.log(`adapter: ${acquired.adapter}${acquired.software ? ' (software adapter: absolute figures are not representative of a GPU)' : ''}`);
 console.log(`prompt ${promptTokens} tokens, decode ${decodeTokens} tokens, median of ${reps} runs\n`);
-const rows: string[][] = [['model', 'backend', 'prefill tok/s', 'decode tok/s', 'prefill vs CPU', 'decode vs CPU', 'peak GPU bytes']];
+const rows: string[][] = [['model', 'backend', 'prefill tok/s', 'decode tok/s', 'prefill vs CPU', 'decode vs CPU', 'peak GPU bytes', 'host ms/decode step']];
 const models: { model: LoadedModel; cpu: boolean }[] = [];
 if (args.synthetic) {
   const shape = SYNTHETIC_SIZES[String(args.synthetic)];
@@ -94,19 +98,28 @@ for (const { model, cpu: withCpu } of models) {
   if (withCpu) {
     console.error(`[bench] ${model.spec.name}: cpu`);
     cpu = await measure(new CpuBackend(model), ids);
-    rows.push([model.spec.name, 'cpu (reference)', cpu.prefill.toFixed(1), cpu.decode.toFixed(1), '1.00', '1.00', '-']);
+    rows.push([model.spec.name, 'cpu (reference)', cpu.prefill.toFixed(1), cpu.decode.toFixed(1), '1.00', '1.00', '-', '-']);
   }
   const variants: [string, 'simple' | 'tiled'][] = [[`gpu (${acquired.software ? 'simple' : 'tiled'} kernels)`, acquired.software ? 'simple' : 'tiled']];
   // The tiled kernels rely on workgroup barriers, which a software adapter runs very slowly: opt in.
   if (acquired.software && args.tiled) variants.push(['gpu (tiled kernels)', 'tiled']);
   if (!acquired.software && args.simple) variants.push(['gpu (simple kernels)', 'simple']);
+  // --legacy-host 1: also run the previous host path (a uniform write and a bind group per dispatch, full
+  // logits readback per token; GpuBackend hostCache: false) in the same process, for a before/after ratio.
+  const hostPaths: boolean[] = args['legacy-host'] !== undefined && String(args['legacy-host']) !== '0' ? [false, true] : [true];
   for (const [label, kernels] of variants) {
-    console.error(`[bench] ${model.spec.name}: ${label}`);
-    const b = await GpuBackend.create(acquired, model, undefined, { kernels });
-    const g = await measure(b, ids);
-    const ratio = (x: number, y: number | undefined) => (y ? (x / y).toFixed(2) : '-');
-    rows.push([model.spec.name, label, g.prefill.toFixed(1), g.decode.toFixed(1), ratio(g.prefill, cpu?.prefill), ratio(g.decode, cpu?.decode), String(b.peakBytes())]);
-    b.dispose();
+    let legacy: { prefill: number; decode: number; hostMs?: number } | null = null;
+    for (const hostCache of hostPaths) {
+      const l = hostCache ? label : `${label}, legacy host path`;
+      console.error(`[bench] ${model.spec.name}: ${l}`);
+      const b = await GpuBackend.create(acquired, model, undefined, { kernels, hostCache });
+      const g = await measure(b, ids);
+      const ratio = (x: number, y: number | undefined) => (y ? (x / y).toFixed(2) : '-');
+      const vsLegacy = legacy ? ` (vs legacy: prefill ${ratio(g.prefill, legacy.prefill)}x, decode ${ratio(g.decode, legacy.decode)}x, host ms/step ${ratio(g.hostMs ?? 0, legacy.hostMs)}x)` : '';
+      rows.push([model.spec.name, l + vsLegacy, g.prefill.toFixed(1), g.decode.toFixed(1), ratio(g.prefill, cpu?.prefill), ratio(g.decode, cpu?.decode), String(b.peakBytes()), g.hostMs?.toFixed(3) ?? '-']);
+      if (!hostCache) legacy = g;
+      b.dispose();
+    }
   }
 }
 function printTable(t: string[][]): void {

@@ -3,9 +3,16 @@
 //
 // Recording model: a kernel module's `encode*` function appends one or more dispatches to a
 // GPUComputePassEncoder that the caller owns, so a whole forward pass is one command buffer.
-// Uniforms are written with queue.writeBuffer into a fresh small buffer per dispatch (taken from a
-// pool that is recycled only after the queue has finished the submission that used it), so many
-// dispatches with different shapes can share one submit.
+// Uniforms: by default each dispatch's block is written with queue.writeBuffer into a fresh small
+// buffer (taken from a pool recycled only after the queue has finished the submission that used it).
+// A caller that records many dispatches (the GpuBackend forward) opens a *uniform arena* instead
+// (beginArena .. submit): every block goes to the next 256-byte slot of one CPU mirror and the used
+// slots are written with one queue.writeBuffer per 64 KiB chunk at submit. Because slot i of one
+// recording is slot i of the next recording with the same dispatch sequence, the bind groups made
+// while an arena is open are cached (keyed by pipeline + bound buffer ranges) and reused step after
+// step; queue.writeBuffer is ordered with submits, so rewriting the arena for the next step never
+// disturbs a step still in flight. Buffers bound into cached bind groups must be released with
+// forget(buf) (or destroy(buf)) when they are destroyed.
 
 export interface PipelineKey {
   /** shaders/<shader>.wgsl */
@@ -54,9 +61,25 @@ export class UniformWriter {
   }
 }
 
+/** Bytes per uniform slot of the arena (the WebGPU minUniformBufferOffsetAlignment is at most 256). */
+const SLOT = 256;
+/** Slots per arena chunk (64 KiB buffers). */
+const CHUNK_SLOTS = 256;
+/** Cached bind groups above which the cache is dropped whole (a safety net; forget() keeps it small). */
+const MAX_CACHED_BIND_GROUPS = 16384;
+
 export class GpuContext {
   readonly device: GPUDevice;
   private placeholderBuf: GPUBuffer | null = null;
+  private arenaChunks: GPUBuffer[] = [];
+  private arenaMirror = new Uint8Array(SLOT * CHUNK_SLOTS);
+  private arenaUsed = -1; // -1: no arena open
+  private ids = new WeakMap<object, number>();
+  private nextId = 1;
+  private groups = new Map<string, GPUBindGroup>();
+  private groupsOf = new Map<number, Set<string>>();
+  /** Host-side counters (tests and the bench read them): bind groups created / reused, uniform writes. */
+  readonly stats = { bindGroupsCreated: 0, bindGroupsReused: 0, uniformWrites: 0 };
   private pipelines = new Map<string, GPUComputePipeline>();
   private modules = new Map<string, GPUShaderModule>();
   private freeUniforms: GPUBuffer[] = [];
@@ -89,23 +112,70 @@ export class GpuContext {
     return p;
   }
 
-  /** A 256-byte uniform buffer holding `words` (u32/i32/f32 views over one ArrayBuffer). */
-  uniform(data: ArrayBuffer | ArrayBufferView): GPUBuffer {
-    const bytes = data instanceof ArrayBuffer ? data : data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength);
-    if (bytes.byteLength > 256) throw new Error('uniform block larger than 256 bytes');
+  /**
+   * A uniform block (at most 256 bytes) for one dispatch, as a binding: a 256-byte slot of the open
+   * arena, or else a 256-byte buffer of its own from the pool.
+   */
+  uniform(data: ArrayBuffer | ArrayBufferView): GPUBufferBinding {
+    const view = data instanceof ArrayBuffer ? new Uint8Array(data) : new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+    if (view.byteLength > SLOT) throw new Error('uniform block larger than 256 bytes');
+    if (this.arenaUsed >= 0) {
+      const slot = this.arenaUsed++;
+      const chunk = Math.floor(slot / CHUNK_SLOTS);
+      while (this.arenaChunks.length <= chunk) {
+        this.arenaChunks.push(this.device.createBuffer({ label: `uniform arena ${this.arenaChunks.length}`, size: SLOT * CHUNK_SLOTS, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST }));
+      }
+      if (this.arenaMirror.byteLength < (slot + 1) * SLOT) {
+        const m = new Uint8Array(this.arenaMirror.byteLength * 2);
+        m.set(this.arenaMirror);
+        this.arenaMirror = m;
+      }
+      this.arenaMirror.fill(0, slot * SLOT, (slot + 1) * SLOT);
+      this.arenaMirror.set(view, slot * SLOT);
+      return { buffer: this.arenaChunks[chunk], offset: (slot % CHUNK_SLOTS) * SLOT, size: SLOT };
+    }
     const buf =
       this.freeUniforms.pop() ??
-      this.device.createBuffer({ label: 'uniform', size: 256, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
-    this.device.queue.writeBuffer(buf, 0, bytes as ArrayBuffer);
+      this.device.createBuffer({ label: 'uniform', size: SLOT, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
+    this.device.queue.writeBuffer(buf, 0, view.buffer as ArrayBuffer, view.byteOffset, view.byteLength);
+    this.stats.uniformWrites++;
     this.inFlightUniforms.push(buf);
-    return buf;
+    return { buffer: buf, offset: 0, size: SLOT };
+  }
+
+  /**
+   * Open a uniform arena for the recording that follows (see the file comment): until the next
+   * submit(), uniform() hands out arena slots and bindGroup()/bindGroupAt() reuse cached bind groups.
+   * The recording between beginArena() and submit() must not yield to other users of this context
+   * (no await in between).
+   */
+  beginArena(): void {
+    if (this.arenaUsed >= 0) throw new Error('beginArena: an arena is already open (submit the previous recording first)');
+    this.arenaUsed = 0;
+  }
+
+  /** Close an open arena without writing it (a recording that failed before its submit). */
+  abortArena(): void {
+    this.arenaUsed = -1;
+  }
+
+  /** Write the arena's used slots (one writeBuffer per chunk) and close it. */
+  private flushArena(): void {
+    const used = this.arenaUsed;
+    this.arenaUsed = -1;
+    for (let c = 0; c * CHUNK_SLOTS < used; c++) {
+      const n = Math.min(CHUNK_SLOTS, used - c * CHUNK_SLOTS) * SLOT;
+      this.device.queue.writeBuffer(this.arenaChunks[c], 0, this.arenaMirror.buffer as ArrayBuffer, c * CHUNK_SLOTS * SLOT, n);
+      this.stats.uniformWrites++;
+    }
   }
 
   /**
    * Submit command buffers, then recycle the uniforms they used once the queue is done with them.
-   * Every caller that used uniform() must submit through here.
+   * Every caller that used uniform() must submit through here (it also flushes an open arena).
    */
   submit(cmds: GPUCommandBuffer[]): Promise<void> {
+    if (this.arenaUsed >= 0) this.flushArena();
     this.device.queue.submit(cmds);
     const used = this.inFlightUniforms;
     this.inFlightUniforms = [];
@@ -119,13 +189,67 @@ export class GpuContext {
    * optional input bind placeholder() there when the caller has none.
    */
   bindGroup(pipeline: GPUComputePipeline, buffers: (GPUBuffer | { buffer: GPUBuffer; offset?: number; size?: number })[], group = 0): GPUBindGroup {
-    return this.device.createBindGroup({
-      layout: pipeline.getBindGroupLayout(group),
-      entries: buffers.map((b, i) => ({
-        binding: i,
-        resource: (b as { buffer?: GPUBuffer }).buffer ? (b as GPUBufferBinding) : { buffer: b as GPUBuffer },
-      })),
-    });
+    const entries = buffers.map((b, i) => ({
+      binding: i,
+      resource: (b as { buffer?: GPUBuffer }).buffer ? (b as GPUBufferBinding) : { buffer: b as GPUBuffer },
+    }));
+    return this.cachedGroup(pipeline, group, entries);
+  }
+
+  /** Stable small id of a GPU object (pipelines, buffers) for bind-group cache keys. */
+  private idOf(o: object): number {
+    let id = this.ids.get(o);
+    if (id === undefined) this.ids.set(o, (id = this.nextId++));
+    return id;
+  }
+
+  /** createBindGroup, through the cache while an arena is open (see the file comment). */
+  private cachedGroup(pipeline: GPUComputePipeline, group: number, entries: { binding: number; resource: GPUBufferBinding }[]): GPUBindGroup {
+    const make = () => {
+      this.stats.bindGroupsCreated++;
+      return this.device.createBindGroup({ layout: pipeline.getBindGroupLayout(group), entries });
+    };
+    if (this.arenaUsed < 0) return make();
+    const bufIds = entries.map((e) => this.idOf(e.resource.buffer));
+    const key = `${this.idOf(pipeline)}/${group}:` + entries.map((e, i) => `${e.binding}=${bufIds[i]}@${e.resource.offset ?? 0}+${e.resource.size ?? '*'}`).join(',');
+    const have = this.groups.get(key);
+    if (have) {
+      this.stats.bindGroupsReused++;
+      return have;
+    }
+    if (this.groups.size >= MAX_CACHED_BIND_GROUPS) {
+      this.groups.clear();
+      this.groupsOf.clear();
+    }
+    const g = make();
+    this.groups.set(key, g);
+    for (const id of bufIds) {
+      let s = this.groupsOf.get(id);
+      if (!s) this.groupsOf.set(id, (s = new Set()));
+      s.add(key);
+    }
+    return g;
+  }
+
+  /** Drop the cached bind groups that bind `buf` (call before or after destroying it). */
+  forget(buf: GPUBuffer): void {
+    const id = this.ids.get(buf);
+    if (id === undefined) return;
+    const keys = this.groupsOf.get(id);
+    if (!keys) return;
+    for (const k of keys) this.groups.delete(k);
+    this.groupsOf.delete(id);
+  }
+
+  /** forget(buf), then destroy it. */
+  destroy(buf: GPUBuffer): void {
+    this.forget(buf);
+    buf.destroy();
+  }
+
+  /** Cached bind groups (tests). */
+  cachedBindGroups(): number {
+    return this.groups.size;
   }
 
   /**
@@ -133,13 +257,10 @@ export class GpuContext {
    * bindings of their shader file: `bindGroupAt(p, { 0: u, 1: a, 4: out })`.
    */
   bindGroupAt(pipeline: GPUComputePipeline, entries: Record<number, BufferArg>, group = 0): GPUBindGroup {
-    return this.device.createBindGroup({
-      layout: pipeline.getBindGroupLayout(group),
-      entries: Object.entries(entries).map(([binding, b]) => ({
-        binding: Number(binding),
-        resource: 'buffer' in b ? b : { buffer: b },
-      })),
-    });
+    return this.cachedGroup(pipeline, group, Object.entries(entries).map(([binding, b]) => ({
+      binding: Number(binding),
+      resource: 'buffer' in b ? b : { buffer: b },
+    })));
   }
 
   /** A small (16-byte) storage buffer to bind where a kernel's optional input is absent. Never written. */

@@ -12,11 +12,11 @@
 // B [r, cols] resident and run y = A (B x) as two matmuls through an [T, r] scratch.
 // K/V cache bits (ModelWithKvBits): the kv-write kernel quantizes K and V on write (core/ops/kv-quant.ts).
 
-import type { Backend, BackendInfo, Session } from '../core/model/backend.ts';
+import { greedyId, type Backend, type BackendInfo, type Session, type StepOptions, type StepResult } from '../core/model/backend.ts';
 import type { LoadedModel, WeightTensor } from '../core/formats/types.ts';
 import { kvBitsOf, lowRankOf, type KvBits } from '../core/model/forward.ts';
 import { checkIds, type ModelSpec } from '../core/model/spec.ts';
-import { planLayers, tapName, type ForwardOptions, type ForwardResult, type LayerPlan } from '../core/model/taps.ts';
+import { actTapName, ctxTapName, planLayers, tapName, type ForwardOptions, type ForwardResult, type LayerPlan } from '../core/model/taps.ts';
 import { tensorToF32 } from '../core/model/weights.ts';
 import { GGMLType, typeName } from '../core/quant/types.ts';
 import type { AcquiredDevice } from './device.ts';
@@ -34,6 +34,7 @@ import { encodeAdd } from './kernels/add.ts';
 import { encodeGelu } from './kernels/gelu.ts';
 import { encodeSiluGate } from './kernels/silu-gate.ts';
 import { encodeEmbedding } from './kernels/embedding.ts';
+import { ARGMAX_NAN, encodeArgmax } from './kernels/argmax.ts';
 
 /**
  * One GpuContext per device: backends made for the same device (a modified model next to its base, one
@@ -76,6 +77,8 @@ interface Scratch {
   g: GPUBuffer;
   u: GPUBuffer;
   logits: GPUBuffer;
+  /** u32 argmax of the last logits row (greedy steps). */
+  argmax: GPUBuffer;
   /** [cap, max rank] for the first product of a low-rank linear (null when the model has none). */
   lr: GPUBuffer | null;
   bytes: number;
@@ -96,6 +99,17 @@ export interface Residency {
   sharedBytes: number;
   sharedTensors: number;
   uploadedTensors: number;
+}
+
+/** What forwardOnDevice returns: the requested taps as device buffers until release(). */
+export interface DeviceForward {
+  T: number;
+  /** Tap name -> storage buffer holding the tap ([T, width] f32 row-major, see core/model/taps.ts). */
+  taps: Record<string, GPUBuffer>;
+  /** The logits read back when asked for (readLogits), else null. */
+  logits: Float32Array | null;
+  /** Destroy the tap buffers (idempotent). */
+  release(): void;
 }
 
 interface GpuKv {
@@ -120,6 +134,17 @@ export class GpuBackend implements Backend {
   private ownBytes = 0;
   private readonly kvBits: KvBits[];
   private scratch: Scratch | null = null;
+  /** MAP_READ buffers for logits / argmax readback, reused across steps. */
+  private staging: GPUBuffer[] = [];
+  /**
+   * The decode host path (default on): uniforms in one arena written once per forward, bind groups cached
+   * across steps, staging buffers reused, and the on-device argmax for greedy steps. Off = the previous
+   * path (a uniform write and a bind group per dispatch, full logits readback); kept for the bench's
+   * before/after comparison. GpuBackend.create(..., { hostCache: false }).
+   */
+  readonly hostCache: boolean;
+  /** Host time spent recording and submitting forwards (encode + uniforms + bind groups + submit), for the bench. */
+  readonly hostTime = { recordMs: 0, records: 0 };
   private live = 0;
   private peak = 0;
   private disposed = false;
@@ -131,8 +156,9 @@ export class GpuBackend implements Backend {
    */
   readonly simple: boolean;
 
-  private constructor(private acquired: AcquiredDevice, readonly model: LoadedModel, kernelPolicy?: 'tiled' | 'simple') {
+  private constructor(private acquired: AcquiredDevice, readonly model: LoadedModel, kernelPolicy?: 'tiled' | 'simple', hostCache = true) {
     this.spec = model.spec;
+    this.hostCache = hostCache;
     this.ctx = contextFor(acquired.device);
     this.simple = kernelPolicy ? kernelPolicy === 'simple' : acquired.software;
     this.kvBits = kvBitsOf(model);
@@ -142,9 +168,9 @@ export class GpuBackend implements Backend {
     acquired: AcquiredDevice,
     model: LoadedModel,
     progress?: (done: number, total: number) => void,
-    opts: { kernels?: 'tiled' | 'simple' } = {},
+    opts: { kernels?: 'tiled' | 'simple'; hostCache?: boolean } = {},
   ): Promise<GpuBackend> {
-    return GpuBackend.build(acquired, model, null, progress, opts.kernels);
+    return GpuBackend.build(acquired, model, null, progress, opts.kernels, opts.hostCache ?? true);
   }
 
   /**
@@ -158,7 +184,7 @@ export class GpuBackend implements Backend {
     const a = this.spec;
     const b = model.spec;
     if (JSON.stringify(a) !== JSON.stringify(b)) throw new Error(`derive: the model's spec differs from this backend's (${b.name}, ${b.nLayers} layers, d ${b.dModel} vs ${a.name}, ${a.nLayers} layers, d ${a.dModel}); use GpuBackend.create`);
-    return GpuBackend.build(this.acquired, model, this, progress, this.simple ? 'simple' : 'tiled');
+    return GpuBackend.build(this.acquired, model, this, progress, this.simple ? 'simple' : 'tiled', this.hostCache);
   }
 
   /** Bytes of weights this backend uses, the part it uploaded and the part shared with other backends. */
@@ -174,8 +200,9 @@ export class GpuBackend implements Backend {
     base: GpuBackend | null,
     progress: ((done: number, total: number) => void) | undefined,
     kernels: 'tiled' | 'simple' | undefined,
+    hostCache: boolean,
   ): Promise<GpuBackend> {
-    const b = new GpuBackend(acquired, model, kernels);
+    const b = new GpuBackend(acquired, model, kernels, hostCache);
     b.checkFits();
     const tensors = [...model.tensors.values()];
     const fresh: WeightTensor[] = [];
@@ -330,8 +357,8 @@ export class GpuBackend implements Backend {
       logits: cap * s.vocabSize * 4,
     };
     const mk = (n: number, label: string) => this.ctx.storage(n, label);
-    let bytes = cap * 4 + cap * this.maxRank * 4;
-    const sc = { cap, ids: mk(cap * 4, 'ids'), lr: this.maxRank > 0 ? mk(cap * this.maxRank * 4, 'low-rank') : null, bytes: 0 } as Scratch;
+    let bytes = cap * 4 + cap * this.maxRank * 4 + 16;
+    const sc = { cap, ids: mk(cap * 4, 'ids'), argmax: mk(16, 'argmax'), lr: this.maxRank > 0 ? mk(cap * this.maxRank * 4, 'low-rank') : null, bytes: 0 } as Scratch;
     for (const [k, n] of Object.entries(sizes)) {
       (sc as unknown as Record<string, GPUBuffer>)[k] = mk(n, k);
       bytes += n;
@@ -343,8 +370,8 @@ export class GpuBackend implements Backend {
   }
 
   private freeScratch(sc: Scratch): void {
-    for (const b of [sc.ids, sc.x, sc.h, sc.q, sc.k, sc.v, sc.att, sc.sub, sc.g, sc.u, sc.logits]) b.destroy();
-    sc.lr?.destroy();
+    for (const b of [sc.ids, sc.x, sc.h, sc.q, sc.k, sc.v, sc.att, sc.sub, sc.g, sc.u, sc.logits, sc.argmax]) this.ctx.destroy(b);
+    if (sc.lr) this.ctx.destroy(sc.lr);
     this.track(-sc.bytes);
   }
 
@@ -363,7 +390,7 @@ export class GpuBackend implements Backend {
   }
 
   private freeKv(kv: GpuKv): void {
-    for (const b of [...kv.k, ...kv.v]) b.destroy();
+    for (const b of [...kv.k, ...kv.v]) this.ctx.destroy(b);
     this.track(-kv.bytes);
   }
 
@@ -409,8 +436,28 @@ export class GpuBackend implements Backend {
     else encodeLayerNorm(this.ctx, pass, { x, w: this.vecReq(name), b: this.vecReq(`${name}.bias`), y, T, C: s.dModel, eps: s.norm.eps, xOffset, simple });
   }
 
-  /** Run ids at kv.position.., advance the cache, read back logits and taps. */
-  private async run(ids: number[], kv: GpuKv, opts: ForwardOptions = {}): Promise<ForwardResult> {
+  /** A MAP_READ staging buffer of at least `bytes` from the pool (returned with putStaging after unmap). */
+  private takeStaging(bytes: number): GPUBuffer {
+    const i = this.staging.findIndex((b) => b.size >= bytes);
+    if (i >= 0) return this.staging.splice(i, 1)[0];
+    return this.ctx.device.createBuffer({ size: Math.max(16, Math.ceil(bytes / 16) * 16), usage: GPUBufferUsage.COPY_DST | GPUBufferUsage.MAP_READ, label: 'readback' });
+  }
+
+  private putStaging(b: GPUBuffer): void {
+    if (this.disposed || this.staging.length >= 4) b.destroy();
+    else this.staging.push(b);
+  }
+
+  /**
+   * Record and submit the forward of ids at kv.position.. and advance the cache. `out` says what the
+   * command buffer ends with: the logits copied to a staging buffer ('logits'), the argmax of the last
+   * logits row copied out (4 bytes, 'argmax'), or nothing ('none': the logits stay in the scratch).
+   * Taps are copied into MAP_READ buffers ('read') or into storage buffers left on the device ('device').
+   * Everything up to the submit is synchronous (the uniform arena and the bind-group cache need that).
+   */
+  private record(ids: number[], kv: GpuKv, opts: ForwardOptions, out: 'logits' | 'argmax' | 'none', tapMode: 'read' | 'device'): {
+    done: Promise<void>; staging: GPUBuffer | null; stagingBytes: number; taps: Map<string, { buf: GPUBuffer; bytes: number }>; rows: number;
+  } {
     if (this.disposed) throw new Error('the GPU backend was disposed');
     const s = this.spec;
     const T = ids.length;
@@ -428,115 +475,197 @@ export class GpuBackend implements Backend {
     const dev = ctx.device;
     dev.queue.writeBuffer(sc.ids, 0, new Uint32Array(ids));
 
+    const t0 = performance.now();
     const tapBufs = new Map<string, { buf: GPUBuffer; bytes: number }>();
-    const enc = dev.createCommandEncoder({ label: 'forward' });
-    let pass = enc.beginComputePass();
-    const tap = (name: string, src: GPUBuffer, bytes = T * C * 4) => {
-      if (!want.has(name)) return;
+    const tapUsage = tapMode === 'read' ? GPUBufferUsage.COPY_DST | GPUBufferUsage.MAP_READ : GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC | GPUBufferUsage.STORAGE;
+    const fast = this.hostCache;
+    if (fast) ctx.beginArena();
+    try {
+      const enc = dev.createCommandEncoder({ label: 'forward' });
+      let pass = enc.beginComputePass();
+      const tap = (name: string, src: GPUBuffer, bytes = T * C * 4) => {
+        if (!want.has(name)) return;
+        pass.end();
+        const dst = dev.createBuffer({ size: bytes, usage: tapUsage, label: `tap ${name}` });
+        enc.copyBufferToBuffer(src, 0, dst, 0, bytes);
+        tapBufs.set(name, { buf: dst, bytes });
+        pass = enc.beginComputePass();
+      };
+      const zeroTap = (name: string, bytes = T * C * 4) => {
+        if (!want.has(name)) return;
+        pass.end();
+        const dst = dev.createBuffer({ size: bytes, usage: tapUsage, label: `tap ${name}` });
+        tapBufs.set(name, { buf: dst, bytes }); // new buffers are zero-filled
+        pass = enc.beginComputePass();
+      };
+
+      // Embedding (+ learned positions).
+      const emb = this.w('token_embd');
+      const pe = s.learnedPositions ? this.w('position_embd') : undefined;
+      if (emb.type === GGMLType.F32) {
+        encodeEmbedding(ctx, pass, { table: emb.buffer, rows: emb.rows, ids: sc.ids, out: sc.x, T, C, posTable: pe?.buffer, pos0 });
+      } else {
+        encodeGetRowsQ(ctx, pass, { table: emb, ids: sc.ids, out: sc.x, T });
+        if (pe) encodeEmbedding(ctx, pass, { table: null, ids: sc.ids, out: sc.x, T, C, posTable: pe.buffer, pos0 });
+      }
+
+      const qW = H * D;
+      for (let l = 0; l < s.nLayers; l++) {
+        const p = plans[l];
+        const b = `blk.${l}`;
+        tap(tapName(l, 'in'), sc.x);
+
+        if (!p.skipAttn) {
+          this.norm(pass, `${b}.attn_norm`, sc.x, sc.h, T);
+          if (s.fusedQkv) {
+            this.linear(pass, { x: sc.h, name: `${b}.attn_qkv`, y: sc.q, M: T, rowOffset: 0, nRows: qW });
+            this.linear(pass, { x: sc.h, name: `${b}.attn_qkv`, y: sc.k, M: T, rowOffset: qW, nRows: kvW });
+            this.linear(pass, { x: sc.h, name: `${b}.attn_qkv`, y: sc.v, M: T, rowOffset: qW + kvW, nRows: kvW });
+          } else {
+            this.linear(pass, { x: sc.h, name: `${b}.attn_q`, y: sc.q, M: T });
+            this.linear(pass, { x: sc.h, name: `${b}.attn_k`, y: sc.k, M: T });
+            this.linear(pass, { x: sc.h, name: `${b}.attn_v`, y: sc.v, M: T });
+          }
+          if (s.rope.kind !== 'none') {
+            encodeRope(ctx, pass, { x: sc.q, T, H, D, pos0, theta: s.rope.theta, dim: s.rope.dim, kind: s.rope.kind });
+            encodeRope(ctx, pass, { x: sc.k, T, H: Hkv, D, pos0, theta: s.rope.theta, dim: s.rope.dim, kind: s.rope.kind });
+          }
+          encodeKvWrite(ctx, pass, { k: sc.k, v: sc.v, kCache: kv.k[l], vCache: kv.v[l], T, Hkv, D, pos0, kBits: this.kvBits[l].k, vBits: this.kvBits[l].v });
+          encodeAttention(ctx, pass, { q: sc.q, kCache: kv.k[l], vCache: kv.v[l], o: sc.att, T, H, Hkv, D, pos0, scale: 1 / Math.sqrt(D), variant: this.simple ? 'simple' : 'auto' });
+          tap(ctxTapName(l), sc.att, T * qW * 4);
+          const direct = p.attnScale === 1 && !want.has(tapName(l, 'attn_out'));
+          if (direct) {
+            this.linear(pass, { x: sc.att, name: `${b}.attn_output`, y: sc.x, M: T, accumulate: true });
+          } else {
+            this.linear(pass, { x: sc.att, name: `${b}.attn_output`, y: sc.sub, M: T });
+            tap(tapName(l, 'attn_out'), sc.sub);
+            encodeAdd(ctx, pass, { a: sc.x, b: sc.sub, n: T * C, scale: p.attnScale });
+          }
+        } else {
+          zeroTap(ctxTapName(l), T * qW * 4);
+          zeroTap(tapName(l, 'attn_out'));
+        }
+        tap(tapName(l, 'mid'), sc.x);
+
+        if (!p.skipMlp) {
+          this.norm(pass, `${b}.ffn_norm`, sc.x, sc.h, T);
+          if (s.mlp === 'silu-gate') {
+            this.linear(pass, { x: sc.h, name: `${b}.ffn_gate`, y: sc.g, M: T });
+            this.linear(pass, { x: sc.h, name: `${b}.ffn_up`, y: sc.u, M: T });
+            encodeSiluGate(ctx, pass, { g: sc.g, u: sc.u, n: T * s.dFF });
+          } else {
+            this.linear(pass, { x: sc.h, name: `${b}.ffn_up`, y: sc.g, M: T });
+            encodeGelu(ctx, pass, { x: sc.g, n: T * s.dFF });
+          }
+          tap(actTapName(l), sc.g, T * s.dFF * 4);
+          const direct = p.mlpScale === 1 && !want.has(tapName(l, 'mlp_out'));
+          if (direct) {
+            this.linear(pass, { x: sc.g, name: `${b}.ffn_down`, y: sc.x, M: T, accumulate: true });
+          } else {
+            this.linear(pass, { x: sc.g, name: `${b}.ffn_down`, y: sc.sub, M: T });
+            tap(tapName(l, 'mlp_out'), sc.sub);
+            encodeAdd(ctx, pass, { a: sc.x, b: sc.sub, n: T * C, scale: p.mlpScale });
+          }
+        } else {
+          zeroTap(actTapName(l), T * s.dFF * 4);
+          zeroTap(tapName(l, 'mlp_out'));
+        }
+        tap(tapName(l, 'out'), sc.x);
+      }
+
+      // Final norm + unembedding (all positions, or the last one only).
+      const rows = opts.logits === 'last' || out === 'argmax' ? 1 : T;
+      this.norm(pass, 'output_norm', sc.x, sc.h, rows, (T - rows) * C);
+      tap('final_norm', sc.h, rows * C * 4);
+      this.linear(pass, { x: sc.h, name: s.tiedEmbeddings ? 'token_embd' : 'output', y: sc.logits, M: rows });
+      if (out === 'argmax') encodeArgmax(ctx, pass, { x: sc.logits, ids: sc.argmax, R: 1, N: s.vocabSize, simple: this.simple });
       pass.end();
-      const dst = dev.createBuffer({ size: bytes, usage: GPUBufferUsage.COPY_DST | GPUBufferUsage.MAP_READ, label: `tap ${name}` });
-      enc.copyBufferToBuffer(src, 0, dst, 0, bytes);
-      tapBufs.set(name, { buf: dst, bytes });
-      pass = enc.beginComputePass();
-    };
-    const zeroTap = (name: string) => {
-      if (!want.has(name)) return;
-      pass.end();
-      const dst = dev.createBuffer({ size: T * C * 4, usage: GPUBufferUsage.COPY_DST | GPUBufferUsage.MAP_READ, label: `tap ${name}` });
-      tapBufs.set(name, { buf: dst, bytes: T * C * 4 }); // mapped zeros
-      pass = enc.beginComputePass();
-    };
-
-    // Embedding (+ learned positions).
-    const emb = this.w('token_embd');
-    const pe = s.learnedPositions ? this.w('position_embd') : undefined;
-    if (emb.type === GGMLType.F32) {
-      encodeEmbedding(ctx, pass, { table: emb.buffer, rows: emb.rows, ids: sc.ids, out: sc.x, T, C, posTable: pe?.buffer, pos0 });
-    } else {
-      encodeGetRowsQ(ctx, pass, { table: emb, ids: sc.ids, out: sc.x, T });
-      if (pe) encodeEmbedding(ctx, pass, { table: null, ids: sc.ids, out: sc.x, T, C, posTable: pe.buffer, pos0 });
+      let staging: GPUBuffer | null = null;
+      let stagingBytes = 0;
+      if (out !== 'none') {
+        stagingBytes = out === 'argmax' ? 4 : rows * s.vocabSize * 4;
+        staging = fast ? this.takeStaging(stagingBytes) : dev.createBuffer({ size: stagingBytes, usage: GPUBufferUsage.COPY_DST | GPUBufferUsage.MAP_READ, label: 'logits' });
+        enc.copyBufferToBuffer(out === 'argmax' ? sc.argmax : sc.logits, 0, staging, 0, Math.ceil(stagingBytes / 4) * 4);
+      }
+      const done = ctx.submit([enc.finish()]);
+      kv.position = pos0 + T;
+      this.hostTime.recordMs += performance.now() - t0;
+      this.hostTime.records++;
+      return { done, staging, stagingBytes, taps: tapBufs, rows };
+    } catch (e) {
+      if (fast) ctx.abortArena();
+      for (const { buf } of tapBufs.values()) buf.destroy();
+      throw e;
     }
+  }
 
-    const qW = H * D;
-    for (let l = 0; l < s.nLayers; l++) {
-      const p = plans[l];
-      const b = `blk.${l}`;
-      tap(tapName(l, 'in'), sc.x);
-
-      if (!p.skipAttn) {
-        this.norm(pass, `${b}.attn_norm`, sc.x, sc.h, T);
-        if (s.fusedQkv) {
-          this.linear(pass, { x: sc.h, name: `${b}.attn_qkv`, y: sc.q, M: T, rowOffset: 0, nRows: qW });
-          this.linear(pass, { x: sc.h, name: `${b}.attn_qkv`, y: sc.k, M: T, rowOffset: qW, nRows: kvW });
-          this.linear(pass, { x: sc.h, name: `${b}.attn_qkv`, y: sc.v, M: T, rowOffset: qW + kvW, nRows: kvW });
-        } else {
-          this.linear(pass, { x: sc.h, name: `${b}.attn_q`, y: sc.q, M: T });
-          this.linear(pass, { x: sc.h, name: `${b}.attn_k`, y: sc.k, M: T });
-          this.linear(pass, { x: sc.h, name: `${b}.attn_v`, y: sc.v, M: T });
-        }
-        if (s.rope.kind !== 'none') {
-          encodeRope(ctx, pass, { x: sc.q, T, H, D, pos0, theta: s.rope.theta, dim: s.rope.dim, kind: s.rope.kind });
-          encodeRope(ctx, pass, { x: sc.k, T, H: Hkv, D, pos0, theta: s.rope.theta, dim: s.rope.dim, kind: s.rope.kind });
-        }
-        encodeKvWrite(ctx, pass, { k: sc.k, v: sc.v, kCache: kv.k[l], vCache: kv.v[l], T, Hkv, D, pos0, kBits: this.kvBits[l].k, vBits: this.kvBits[l].v });
-        encodeAttention(ctx, pass, { q: sc.q, kCache: kv.k[l], vCache: kv.v[l], o: sc.att, T, H, Hkv, D, pos0, scale: 1 / Math.sqrt(D), variant: this.simple ? 'simple' : 'auto' });
-        const direct = p.attnScale === 1 && !want.has(tapName(l, 'attn_out'));
-        if (direct) {
-          this.linear(pass, { x: sc.att, name: `${b}.attn_output`, y: sc.x, M: T, accumulate: true });
-        } else {
-          this.linear(pass, { x: sc.att, name: `${b}.attn_output`, y: sc.sub, M: T });
-          tap(tapName(l, 'attn_out'), sc.sub);
-          encodeAdd(ctx, pass, { a: sc.x, b: sc.sub, n: T * C, scale: p.attnScale });
-        }
-      } else zeroTap(tapName(l, 'attn_out'));
-      tap(tapName(l, 'mid'), sc.x);
-
-      if (!p.skipMlp) {
-        this.norm(pass, `${b}.ffn_norm`, sc.x, sc.h, T);
-        if (s.mlp === 'silu-gate') {
-          this.linear(pass, { x: sc.h, name: `${b}.ffn_gate`, y: sc.g, M: T });
-          this.linear(pass, { x: sc.h, name: `${b}.ffn_up`, y: sc.u, M: T });
-          encodeSiluGate(ctx, pass, { g: sc.g, u: sc.u, n: T * s.dFF });
-        } else {
-          this.linear(pass, { x: sc.h, name: `${b}.ffn_up`, y: sc.g, M: T });
-          encodeGelu(ctx, pass, { x: sc.g, n: T * s.dFF });
-        }
-        const direct = p.mlpScale === 1 && !want.has(tapName(l, 'mlp_out'));
-        if (direct) {
-          this.linear(pass, { x: sc.g, name: `${b}.ffn_down`, y: sc.x, M: T, accumulate: true });
-        } else {
-          this.linear(pass, { x: sc.g, name: `${b}.ffn_down`, y: sc.sub, M: T });
-          tap(tapName(l, 'mlp_out'), sc.sub);
-          encodeAdd(ctx, pass, { a: sc.x, b: sc.sub, n: T * C, scale: p.mlpScale });
-        }
-      } else zeroTap(tapName(l, 'mlp_out'));
-      tap(tapName(l, 'out'), sc.x);
-    }
-
-    // Final norm + unembedding (all positions, or the last one only).
-    const rows = opts.logits === 'last' ? 1 : T;
-    this.norm(pass, 'output_norm', sc.x, sc.h, rows, (T - rows) * C);
-    tap('final_norm', sc.h, rows * C * 4);
-    this.linear(pass, { x: sc.h, name: s.tiedEmbeddings ? 'token_embd' : 'output', y: sc.logits, M: rows });
-    pass.end();
-    const logitBytes = rows * s.vocabSize * 4;
-    const staging = dev.createBuffer({ size: logitBytes, usage: GPUBufferUsage.COPY_DST | GPUBufferUsage.MAP_READ, label: 'logits' });
-    enc.copyBufferToBuffer(sc.logits, 0, staging, 0, logitBytes);
-    await ctx.submit([enc.finish()]);
-    kv.position = pos0 + T;
-
-    await staging.mapAsync(GPUMapMode.READ);
-    const logits = new Float32Array(staging.getMappedRange().slice(0));
+  /** Map a staging buffer and copy out its first `bytes`, then return it to the pool. */
+  private async readStaging(staging: GPUBuffer, bytes: number): Promise<ArrayBuffer> {
+    await staging.mapAsync(GPUMapMode.READ, 0, Math.ceil(bytes / 4) * 4);
+    const data = staging.getMappedRange(0, Math.ceil(bytes / 4) * 4).slice(0, bytes);
     staging.unmap();
-    staging.destroy();
+    if (this.hostCache) this.putStaging(staging);
+    else staging.destroy();
+    return data;
+  }
+
+  /** Run ids at kv.position.., advance the cache, read back logits and taps. */
+  private async run(ids: number[], kv: GpuKv, opts: ForwardOptions = {}): Promise<ForwardResult> {
+    const r = this.record(ids, kv, opts, 'logits', 'read');
+    await r.done;
+    const logits = new Float32Array(await this.readStaging(r.staging!, r.stagingBytes));
     const taps: Record<string, Float32Array> = {};
-    for (const [name, { buf }] of tapBufs) {
+    for (const [name, { buf }] of r.taps) {
       await buf.mapAsync(GPUMapMode.READ);
       taps[name] = new Float32Array(buf.getMappedRange().slice(0));
       buf.unmap();
       buf.destroy();
     }
-    return { logits, taps, T };
+    return { logits, taps, T: ids.length };
+  }
+
+  /** Run ids, advance the cache, and return the greedy id of the last position (and its logits row when asked). */
+  private async runStep(ids: number[], kv: GpuKv, opts: StepOptions = {}): Promise<StepResult> {
+    if (opts.wantLogits !== false || !this.hostCache) {
+      const r = await this.run(ids, kv, { interventions: opts.interventions, logits: 'last' });
+      return { id: greedyId(r.logits), logits: opts.wantLogits === false ? null : r.logits };
+    }
+    const r = this.record(ids, kv, { interventions: opts.interventions }, 'argmax', 'read');
+    await r.done;
+    const id = new Uint32Array(await this.readStaging(r.staging!, 4))[0];
+    if (id === ARGMAX_NAN) throw new Error('the logits contain NaN: the forward pass diverged, nothing can be sampled');
+    return { id, logits: null };
+  }
+
+  /**
+   * The forward of `ids` from position 0 with the requested taps left on the device as storage buffers
+   * ([T, width] f32 each, COPY_SRC | STORAGE; see taps.ts for the widths), for GPU consumers (the analysis
+   * scanner) that would otherwise read the taps back and upload them again. `logits` (default false)
+   * also reads back the logits ([T, V], or [1, V] with opts.logits 'last'). Call release() when done
+   * with the buffers (they are not tracked by peakBytes).
+   */
+  async forwardOnDevice(ids: number[], opts: ForwardOptions & { readLogits?: boolean } = {}): Promise<DeviceForward> {
+    const kv = this.newKv(Math.max(ids.length, 1));
+    try {
+      const r = this.record(ids, kv, opts, opts.readLogits ? 'logits' : 'none', 'device');
+      await r.done;
+      const logits = r.staging ? new Float32Array(await this.readStaging(r.staging, r.stagingBytes)) : null;
+      const taps: Record<string, GPUBuffer> = {};
+      for (const [name, { buf }] of r.taps) taps[name] = buf;
+      let released = false;
+      return {
+        T: ids.length,
+        taps,
+        logits,
+        release: () => {
+          if (released) return;
+          released = true;
+          for (const b of Object.values(taps)) b.destroy();
+        },
+      };
+    } finally {
+      this.freeKv(kv);
+    }
   }
 
   async forward(ids: number[], opts?: ForwardOptions): Promise<ForwardResult> {
@@ -551,6 +680,7 @@ export class GpuBackend implements Backend {
   session(maxTokens = this.spec.contextLength): Session {
     let kv: GpuKv | null = this.newKv(maxTokens);
     const run = (ids: number[], cache: GpuKv, opts?: ForwardOptions) => this.run(ids, cache, opts);
+    const step = (ids: number[], cache: GpuKv, opts?: StepOptions) => this.runStep(ids, cache, opts);
     const free = (cache: GpuKv) => this.freeKv(cache);
     return {
       get position() {
@@ -559,6 +689,10 @@ export class GpuBackend implements Backend {
       async append(ids: number[], opts?: ForwardOptions) {
         if (!kv) throw new Error('session was disposed');
         return run(ids, kv, opts);
+      },
+      async step(ids: number[], opts?: StepOptions) {
+        if (!kv) throw new Error('session was disposed');
+        return step(ids, kv, opts);
       },
       reset() {
         if (kv) kv.position = 0;
@@ -574,10 +708,11 @@ export class GpuBackend implements Backend {
     if (this.disposed) return;
     this.disposed = true;
     if (this.scratch) this.freeScratch(this.scratch);
+    for (const b of this.staging.splice(0)) b.destroy();
     // Free only the buffers no other backend still holds (derive shares them).
     for (const h of this.holds.values()) {
       h.count.n--;
-      if (h.count.n === 0) for (const b of h.buffers) b.destroy();
+      if (h.count.n === 0) for (const b of h.buffers) this.ctx.destroy(b);
     }
     this.holds.clear();
     this.weights.clear();

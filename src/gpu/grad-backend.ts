@@ -351,6 +351,103 @@ export class GpuGrad {
   }
 }
 
+/** Device buffer limits the gradient's buffers must respect (GPUSupportedLimits has both). */
+export interface GradLimits {
+  maxStorageBufferBindingSize: number;
+  maxBufferSize: number;
+}
+
+/**
+ * Whether GpuGrad's buffers for `T` tokens fit the device limits: every buffer it allocates is bound
+ * whole, so each must be at most min(maxStorageBufferBindingSize, maxBufferSize). The largest are the
+ * f32 weights (token_embd [V, C] when not split), the attention probabilities P and their gradient
+ * [H, T, T], the logits and their gradient [T, V], the MLP tape [T, dFF], and with weight gradients the
+ * token-table gradient [V, C] and the scratch of the largest other weight. Returns null when it fits,
+ * else the reason (the largest offending buffer, its bytes and the limit).
+ */
+export function gpuGradFitError(spec: ModelSpec, T: number, limits: GradLimits, weights: boolean, model?: LoadedModel): string | null {
+  const limit = Math.min(limits.maxStorageBufferBindingSize, limits.maxBufferSize);
+  const C = spec.dModel;
+  const HD = spec.nHeads * spec.headDim;
+  const kvW = spec.nKvHeads * spec.headDim;
+  const sizes: [string, number][] = [
+    ['attention probabilities [H, T, T]', spec.nHeads * T * T],
+    ['logits [T, V]', T * spec.vocabSize],
+    ['MLP activations [T, dFF]', T * spec.dFF],
+    ['attention q/o [T, H*D]', T * HD],
+    ['k/v [T, Hkv*D]', T * kvW],
+    ['residual [T, C]', T * C],
+  ];
+  let largestOther = 0;
+  if (model) {
+    for (const [name, t] of model.tensors) {
+      const n = t.shape.reduce((a, b) => a * b, 1);
+      // A fused QKV matrix is uploaded as its three row blocks: the largest is q.
+      const up = spec.fusedQkv && /\.attn_qkv$/.test(name) ? HD * C : n;
+      sizes.push([`weight ${name} (f32)`, up]);
+      if (name !== 'token_embd') largestOther = Math.max(largestOther, up);
+    }
+  } else {
+    sizes.push(['weight token_embd (f32)', spec.vocabSize * C]);
+  }
+  if (weights) {
+    sizes.push(['token-table gradient [V, C]', spec.vocabSize * C]);
+    if (largestOther) sizes.push(['weight-gradient scratch', largestOther]);
+  }
+  let worst: [string, number] | null = null;
+  for (const [what, n] of sizes) if (n * 4 > limit && (!worst || n > worst[1])) worst = [what, n];
+  if (!worst) return null;
+  return `the GPU gradient for ${T} tokens needs a buffer of ${(worst[1] * 4).toLocaleString('en-US')} bytes (${worst[0]}), above the device limit of ${limit.toLocaleString('en-US')} bytes per buffer (maxStorageBufferBindingSize / maxBufferSize)`;
+}
+
+/** What gpuGradProviders returns: analyze()'s residGrad / weightGradSq (null = use the CPU) and a dispose. */
+export interface GpuGradProviders {
+  residGrad: (m: LoadedModel, ids: number[]) => Promise<GpuResidGrad | null>;
+  weightGradSq: (m: LoadedModel, ids: number[]) => Promise<Record<string, number> | null>;
+  /** Reasons logged so far (one per distinct reason). */
+  readonly declined: string[];
+  dispose(): void;
+}
+
+/**
+ * The analysis' gradient providers on the GPU for `model`, built lazily (one GpuGrad, freed by dispose).
+ * Each call first checks that the buffers fit the device limits (gpuGradFitError; `limits` overrides
+ * ctx.device.limits, for tests); when they do not, or the model is not `model`, the provider returns null
+ * (analyze() then computes that gradient on the CPU) and the reason is passed to `log` once.
+ */
+export function gpuGradProviders(ctx: GpuContext, model: LoadedModel, opts: { limits?: GradLimits; log?: (msg: string) => void } = {}): GpuGradProviders {
+  let grad: GpuGrad | null = null;
+  const declined: string[] = [];
+  const log = opts.log ?? ((m: string) => console.warn(m));
+  const fits = (ids: number[], weights: boolean): boolean => {
+    const why = gpuGradFitError(model.spec, ids.length, opts.limits ?? ctx.device.limits, weights, model);
+    if (!why) return true;
+    const msg = `${weights ? 'fisher' : 'taylor/zo'} gradients on the CPU: ${why}`;
+    if (!declined.includes(msg)) {
+      declined.push(msg);
+      log(msg);
+    }
+    return false;
+  };
+  return {
+    declined,
+    residGrad: async (m, ids) => {
+      if (m !== model || !fits(ids, false)) return null;
+      grad ??= new GpuGrad(ctx, model);
+      return grad.residGrad(ids);
+    },
+    weightGradSq: async (m, ids) => {
+      if (m !== model || !fits(ids, true)) return null;
+      grad ??= new GpuGrad(ctx, model);
+      return (await grad.weightGradSq(ids)).sumSq;
+    },
+    dispose: () => {
+      grad?.dispose();
+      grad = null;
+    },
+  };
+}
+
 /** The former name (it served the Llama graph only). */
 export const GpuGradLlama = GpuGrad;
 export type GpuGradLlama = GpuGrad;

@@ -11,7 +11,7 @@ import { nllOfIds, chunkedPerplexity, type CancelToken } from '../core/eval/perp
 import { generate } from '../core/eval/generate.ts';
 import { acquireDevice, NoAdapterError, type AcquiredDevice } from '../gpu/device.ts';
 import { GpuBackend } from '../gpu/gpu-backend.ts';
-import { GpuGrad, gpuGradSupported } from '../gpu/grad-backend.ts';
+import { gpuGradProviders, gpuGradSupported } from '../gpu/grad-backend.ts';
 import { fetchBytes } from './fetch-bytes.ts';
 import { analyze } from '../core/analysis/analyze.ts';
 import { GpuAnalysisScanner } from '../gpu/analysis-scans.ts';
@@ -67,7 +67,9 @@ export class Engine implements EngineApi {
     if (files.some((f) => /\.onnx$/i.test(f.name))) {
       // ONNX: graph analysis + onnxruntime-web (src/onnx/session.ts), loaded only when needed.
       const { openOnnx } = await import('../onnx/session.ts');
-      const r = await openOnnx(files, { contextLength: opts.contextLength });
+      // onnxruntime's WebGPU provider in a browser unless the CPU was asked for; wasm in Node.
+      const browser = typeof (globalThis as { document?: unknown }).document !== 'undefined' || typeof (globalThis as { WorkerGlobalScope?: unknown }).WorkerGlobalScope !== 'undefined';
+      const r = await openOnnx(files, { contextLength: opts.contextLength, executionProviders: browser && (opts.backend ?? 'auto') !== 'cpu' ? ['webgpu', 'wasm'] : ['wasm'] });
       this.backend?.dispose();
       this.model = r.model;
       this.backend = r.backend;
@@ -194,8 +196,10 @@ export class Engine implements EngineApi {
     // Gradients on the GPU when the model runs there and its graph (Llama or GPT-2) is supported: residual
     // gradients for taylor / zo, per-tensor squared weight gradients for fisher (built lazily, once per
     // analysis, freed after it).
-    let grad: GpuGrad | null = null;
+    // gpuGradProviders return null (-> the CPU gradient, with a logged reason) when the gradient's buffers
+    // would exceed the device's buffer limits.
     const gpu = backend instanceof GpuBackend && gpuGradSupported(model.spec) ? backend : null;
+    const grad = gpu ? gpuGradProviders(gpu.ctx, model) : null;
     // The taps / weight scans of cos, lim, contrib, cka, zd and weights run on the model's GPU device.
     const scanner = backend instanceof GpuBackend ? new GpuAnalysisScanner(backend.ctx, { simple: backend.simple }) : undefined;
     try {
@@ -206,23 +210,11 @@ export class Engine implements EngineApi {
         progress: (done, total, what) => progress?.({ done, total, what }),
         activationScanner: scanner,
         weightScanner: scanner,
-        residGrad: gpu
-          ? async (m, ids) => {
-            if (m !== model) return null;
-            grad ??= new GpuGrad(gpu.ctx, model);
-            return grad.residGrad(ids);
-          }
-          : undefined,
-        weightGradSq: gpu
-          ? async (m, ids) => {
-            if (m !== model) return null;
-            grad ??= new GpuGrad(gpu.ctx, model);
-            return (await grad.weightGradSq(ids)).sumSq;
-          }
-          : undefined,
+        residGrad: grad?.residGrad,
+        weightGradSq: grad?.weightGradSq,
       });
     } finally {
-      (grad as GpuGrad | null)?.dispose();
+      grad?.dispose();
     }
   }
 

@@ -35,18 +35,29 @@ export async function generate(backend: Backend, promptIds: number[], opts: Gene
   const out: number[] = [];
   try {
     const t0 = performance.now();
-    let r = await session.append(promptIds, { logits: 'last' });
+    // Greedy decoding (temperature 0) asks the session for the argmax only (Session.step with
+    // wantLogits: false: the GPU backend reads back 4 bytes per token instead of the logits row).
+    const greedy = (opts.temperature ?? 0) === 0 && session.step !== undefined;
+    const V = backend.spec.vocabSize;
+    let nextId = -1;
+    let last: Float32Array | null = null;
+    const advance = async (ids: number[]) => {
+      if (greedy) nextId = (await session.step!(ids, { wantLogits: false })).id;
+      else {
+        const r = await session.append(ids, { logits: 'last' });
+        last = r.logits.subarray(r.logits.length - V);
+      }
+    };
+    await advance(promptIds);
     const t1 = performance.now();
     for (let i = 0; i < opts.maxTokens; i++) {
       checkCancel(opts.cancel);
-      const V = backend.spec.vocabSize;
-      const last = r.logits.subarray(r.logits.length - V);
-      const id = sampler.next(last);
+      const id = greedy ? nextId : sampler.next(last!);
       out.push(id);
       opts.onToken?.(id);
       opts.progress?.(i + 1, opts.maxTokens, 'generate');
       if (opts.stopAtEos && opts.eosId !== null && opts.eosId !== undefined && id === opts.eosId) break;
-      if (i + 1 < opts.maxTokens) r = await session.append([id], { logits: 'last' });
+      if (i + 1 < opts.maxTokens) await advance([id]);
     }
     const t2 = performance.now();
     return { promptIds, generatedIds: out, prefillMs: t1 - t0, decodeMs: t2 - t1 };

@@ -2,7 +2,7 @@
 // WebGPU adapter exists and as the oracle the GPU backend is tested against.
 
 import type { LoadedModel } from '../formats/types.ts';
-import type { Backend, BackendInfo, Session } from './backend.ts';
+import { greedyId, type Backend, type BackendInfo, type Session, type StepOptions } from './backend.ts';
 import { newKvCache, ReferenceModel, type KvCache } from './forward.ts';
 import type { ForwardOptions, ForwardResult } from './taps.ts';
 
@@ -46,6 +46,11 @@ export class CpuBackend implements Backend {
         const r = ref.run(ids, cache, opts);
         track();
         return r;
+      },
+      async step(ids: number[], opts: StepOptions = {}) {
+        const r = ref.run(ids, cache, { interventions: opts.interventions, logits: 'last' });
+        track();
+        return { id: greedyId(r.logits), logits: opts.wantLogits === false ? null : r.logits };
       },
       reset() {
         cache.position = 0;

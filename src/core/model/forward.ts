@@ -17,7 +17,7 @@
 
 import type { LoadedModel, WeightTensor } from '../formats/types.ts';
 import { checkIds, type ModelSpec } from './spec.ts';
-import { planLayers, tapName, type ForwardOptions, type ForwardResult } from './taps.ts';
+import { actTapName, ctxTapName, planLayers, tapName, type ForwardOptions, type ForwardResult } from './taps.ts';
 import { F32Weights, tensorToF32 } from './weights.ts';
 import { kvQuantizeInPlace } from '../ops/kv-quant.ts';
 import { matmul } from '../ops/matmul.ts';
@@ -179,9 +179,10 @@ export class ReferenceModel {
         cache.k[l].set(kvQuantizeInPlace(k, T, Hkv, D, this.kvBits[l].k), pos0 * kvW);
         cache.v[l].set(kvQuantizeInPlace(v, T, Hkv, D, this.kvBits[l].v), pos0 * kvW);
         const o = attention(q, cache.k[l], cache.v[l], T, H, Hkv, D, pos0, 1 / Math.sqrt(D));
+        tap(ctxTapName(l), o);
         attnOut = linear(w, `${b}.attn_output`, o, T, H * D, C, this.lowRank);
         for (let i = 0; i < x.length; i++) x[i] += p.attnScale * attnOut[i];
-      }
+      } else tap(ctxTapName(l), new Float32Array(T * H * D));
       tap(tapName(l, 'attn_out'), attnOut);
       tap(tapName(l, 'mid'), x);
 
@@ -197,9 +198,10 @@ export class ReferenceModel {
         } else {
           a = gelu(linear(w, `${b}.ffn_up`, h, T, C, s.dFF, this.lowRank));
         }
+        tap(actTapName(l), a);
         mlpOut = linear(w, `${b}.ffn_down`, a, T, s.dFF, C, this.lowRank);
         for (let i = 0; i < x.length; i++) x[i] += p.mlpScale * mlpOut[i];
-      }
+      } else tap(actTapName(l), new Float32Array(T * s.dFF));
       tap(tapName(l, 'mlp_out'), mlpOut);
       tap(tapName(l, 'out'), x);
     }

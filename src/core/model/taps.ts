@@ -10,6 +10,10 @@
 //   blk.l.mid      residual stream after the attention add
 //   blk.l.mlp_out  MLP sublayer output (before the residual add)
 //   blk.l.out      residual stream leaving block l (= blk.(l+1).in)
+//   blk.l.attn_ctx attention context before the output projection (the input of attn_output), [T, H*D]
+//                  (a skipped attention sublayer taps as zeros)
+//   blk.l.ffn_act  MLP activation before ffn_down: silu(gate) * up, or gelu(up + b), [T, dFF]
+//                  (a skipped MLP taps as zeros)
 //   final_norm     the last residual after the final norm, [T, C]
 //   logits         [T, V]
 
@@ -18,6 +22,16 @@ export const TAP_POINTS: TapPoint[] = ['in', 'attn_out', 'mid', 'mlp_out', 'out'
 
 export function tapName(layer: number, point: TapPoint): string {
   return `blk.${layer}.${point}`;
+}
+
+/** blk.l.attn_ctx: the attention context of block l, [T, H*D]. */
+export function ctxTapName(layer: number): string {
+  return `blk.${layer}.attn_ctx`;
+}
+
+/** blk.l.ffn_act: the MLP activation of block l (input of ffn_down), [T, dFF]. */
+export function actTapName(layer: number): string {
+  return `blk.${layer}.ffn_act`;
 }
 
 /** All block taps of a model with `nLayers` blocks (what metrics that scan the residual stream ask for). */

@@ -111,13 +111,13 @@ export interface AttentionBackwardArgs extends AttentionShape {
   dv: BufferArg;
 }
 
-function attnUniform(ctx: GpuContext, a: AttentionShape): GPUBuffer {
+function attnUniform(ctx: GpuContext, a: AttentionShape): GPUBufferBinding {
   if (a.T < 1 || a.H < 1 || a.Hkv < 1 || a.D < 1) throw new Error(`attention backward: empty shape T=${a.T} H=${a.H} Hkv=${a.Hkv} D=${a.D}`);
   if (a.H % a.Hkv !== 0) throw new Error(`attention backward: ${a.H} heads are not a multiple of ${a.Hkv} KV heads`);
   return ctx.uniform(new UniformWriter().u32(a.T).u32(a.H).u32(a.Hkv).u32(a.D).f32(a.scale).bytes());
 }
 
-function attnEntry(ctx: GpuContext, pass: GPUComputePassEncoder, entry: string, u: GPUBuffer, b: Record<number, BufferArg>, n: number): void {
+function attnEntry(ctx: GpuContext, pass: GPUComputePassEncoder, entry: string, u: GPUBufferBinding, b: Record<number, BufferArg>, n: number): void {
   const p = ctx.pipeline({ shader: 'grad-attention', entry });
   pass.setPipeline(p);
   pass.setBindGroup(0, ctx.bindGroupAt(p, { 0: u, ...b }));

@@ -83,7 +83,7 @@ export function encodeMatmulQ(ctx: GpuContext, pass: GPUComputePassEncoder, a: M
   if (xStride < K || yStride < N) throw new Error('encodeMatmulQ: a row stride is smaller than the row');
 
   const flags = (a.bias ? 1 : 0) | (a.accumulate ? 2 : 0);
-  const uniforms = (groupsX: number): GPUBuffer => ctx.uniform(
+  const uniforms = (groupsX: number): GPUBufferBinding => ctx.uniform(
     new UniformWriter()
       .u32(M).u32(N).u32(K).u32(rowOffset).u32(gpuWeightRowBytes(w)).u32(flags).u32(groupsX)
       .u32(xOffset).u32(xStride).u32(yOffset).u32(yStride).u32(biasOffset)
