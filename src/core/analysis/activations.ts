@@ -8,9 +8,10 @@
 //   ffn_gate / ffn_up                      ffn_norm(blk.l.mid)                 [T, C]
 //   ffn_down                               silu(gate) * up, or gelu(up + b)    [T, dFF]
 // The normed inputs are computed here on the CPU from the block taps (one norm per row: cheap). The
-// attention context and the MLP activation are internal to the forward: when the backend returns the
-// taps blk.l.attn_ctx / blk.l.ffn_act (not part of the forward yet; see CTX_TAP / ACT_TAP) they are used;
-// otherwise they are recomputed here on the CPU from blk.l.in / blk.l.mid with the reference ops
+// attention context and the MLP activation are internal to the forward: the CPU and GPU backends (and the
+// ONNX session) return them as the taps blk.l.attn_ctx / blk.l.ffn_act (core/model/taps.ts; CTX_TAP /
+// ACT_TAP here), which are used when present; otherwise (a backend without them) they are recomputed here
+// on the CPU from blk.l.in / blk.l.mid with the reference ops
 // (the same arithmetic as src/core/model/forward.ts: q/k/v projections with biases, RoPE, causal GQA
 // attention; gate/up projections and the activation). That costs the block's attention and MLP input
 // projections on the CPU, so it is done only when OWL is asked for. Inputs must be per text (attention
@@ -28,9 +29,9 @@ import { attention } from '../ops/attention.ts';
 import { siluGate } from '../ops/silu-gate.ts';
 import { gelu } from '../ops/gelu.ts';
 
-/** Proposed tap: the attention context of block l (input of attn_output), [T, H*D]. */
+/** Tap: the attention context of block l (input of attn_output), [T, H*D] (= taps.ts ctxTapName). */
 export const CTX_TAP = (l: number): string => `blk.${l}.attn_ctx`;
-/** Proposed tap: the MLP activation of block l (input of ffn_down), [T, dFF]. */
+/** Tap: the MLP activation of block l (input of ffn_down), [T, dFF] (= taps.ts actTapName). */
 export const ACT_TAP = (l: number): string => `blk.${l}.ffn_act`;
 
 /** f32 weights by canonical name, or undefined when the model has no such tensor. */
