@@ -173,6 +173,7 @@ export class OnnxBackend implements Backend {
     this.spec = (opts.modified ?? loaded.model).spec;
     this.taps = tapTensors(loaded);
     this.kv = kvPairs(loaded);
+    this.eps = opts.executionProviders ?? ['wasm'];
     this.overrides = weightOverrides(loaded, opts.modified);
   }
 
@@ -183,19 +184,35 @@ export class OnnxBackend implements Backend {
     return b;
   }
 
+  /** Execution providers in use: the requested list, or ['wasm'] after the first choice failed to start. */
+  private eps: string[];
+
   private async sessionFor(overrides: ReadonlyMap<string, Float32Array>): Promise<ort.InferenceSession> {
     const bytes = encodeOnnxModel(rewriteModel(this.loaded, overrides));
     try {
-      return await ort.InferenceSession.create(bytes, { executionProviders: this.opts.executionProviders ?? ['wasm'], graphOptimizationLevel: 'basic' });
+      return await ort.InferenceSession.create(bytes, { executionProviders: this.eps, graphOptimizationLevel: 'basic' });
     } catch (e) {
+      // A provider that cannot start here (WebGPU without an adapter): fall back to wasm once, and say so in info().
+      if (this.eps.length > 1 || this.eps[0] !== 'wasm') {
+        this.fallback = `${this.eps.join(', ')} failed (${(e as Error).message}); running on wasm`;
+        this.eps = ['wasm'];
+        return this.sessionFor(overrides);
+      }
       throw new Error(`onnxruntime could not load the graph: ${(e as Error).message}`);
     }
   }
+  private fallback: string | undefined;
 
   info(): BackendInfo {
     let bytes = 0;
     for (const t of this.loaded.onnx.graph?.initializer ?? []) bytes += t.rawData?.byteLength ?? 0;
-    return { kind: 'cpu', adapter: `onnxruntime-web ${ort.env.versions?.web ?? ''} (${(this.opts.executionProviders ?? ['wasm']).join(', ')})`.replace('  ', ' '), software: false, weightBytes: bytes };
+    const webgpu = this.eps[0] === 'webgpu';
+    return {
+      kind: webgpu ? 'gpu' : 'cpu',
+      adapter: `onnxruntime-web ${ort.env.versions?.web ?? ''} (${this.eps.join(', ')})${this.fallback ? ` [${this.fallback}]` : ''}`.replace('  ', ' '),
+      software: false,
+      weightBytes: bytes,
+    };
   }
 
   /** Output-projection overrides for structural interventions (on top of the weight overrides). */
