@@ -86,7 +86,9 @@ export interface BlockInfo {
   mlp: ResidualStep;
 }
 
-export type InputRole = 'input_ids' | 'attention_mask' | 'position_ids' | 'past' | 'flag' ;
+/** input_ids; attention_mask (ones); position_ids and cache_position (positions); past (float K/V, empty);
+ *  flag (bool, false); logits_to_keep (int, 0 = all positions). */
+export type InputRole = 'input_ids' | 'attention_mask' | 'position_ids' | 'cache_position' | 'past' | 'flag' | 'logits_to_keep';
 
 export interface GraphInput {
   name: string;
@@ -466,7 +468,9 @@ export function layerFromName(name: string | undefined): number | null {
 const INPUT_ROLE: [RegExp, InputRole][] = [
   [/input_ids|^ids$|tokens?$/i, 'input_ids'],
   [/attention_mask|mask/i, 'attention_mask'],
+  [/cache_position/i, 'cache_position'],
   [/position_ids|positions?$/i, 'position_ids'],
+  [/logits_to_keep/i, 'logits_to_keep'],
 ];
 
 function graphInputs(g: GraphIndex, embedIdsInput: string | null): GraphInput[] {

@@ -267,6 +267,8 @@ export class OnnxBackend implements Backend {
       else if (inp.role === 'attention_mask') feeds[inp.name] = ints(inp.elemType, new Array<number>(pos0 + T).fill(1), inp.dims.length === 1 ? [pos0 + T] : [1, pos0 + T]);
       else if (inp.role === 'position_ids') feeds[inp.name] = ints(inp.elemType, ids.map((_, i) => pos0 + i), dims2);
       else if (inp.role === 'past' && past?.[inp.name]) feeds[inp.name] = past[inp.name];
+      else if (inp.role === 'cache_position') feeds[inp.name] = ints(inp.elemType, ids.map((_, i) => pos0 + i), inp.dims.length === 2 ? [1, T] : [T]);
+      else if (inp.role === 'logits_to_keep') feeds[inp.name] = ints(inp.elemType, [0], inp.dims.length ? [1] : []);
       else if (inp.role === 'flag') feeds[inp.name] = new ort.Tensor('bool', new Uint8Array(1), inp.dims.length ? [1] : []);
       else {
         const dims = inp.dims.map((d, i) => (typeof d === 'number' ? d : i === 0 ? 1 : 0));

@@ -15,7 +15,7 @@ import { analyze } from '../../src/core/analysis/analyze.ts';
 import { applyAllocation } from '../../src/core/allocation/apply-weights.ts';
 import { uniform } from '../../src/core/allocation/strategies.ts';
 import { compareModels } from '../../src/core/allocation/compare.ts';
-import { decodeOnnxModel, encodeOnnxModel, OnnxFormatError, type OnnxModel } from '../../src/onnx/proto.ts';
+import { decodeOnnxModel, encodeOnnxModel, OnnxDataType, OnnxFormatError, tensorValueInfo, type OnnxModel } from '../../src/onnx/proto.ts';
 import { analyzeGraph } from '../../src/onnx/graph.ts';
 import { checkOnnxMetrics, loadOnnx, type OnnxLoaded } from '../../src/onnx/import.ts';
 import { OnnxBackend } from '../../src/onnx/session.ts';
@@ -186,6 +186,18 @@ describe('ONNX graph variants', () => {
     const interventions = [{ kind: 'skip-mlp' as const, layer: 2 }];
     for (const opts of [{}, { interventions }]) expectAllClose((await be.forward(ids, opts)).logits, (await rounded.forward(ids, opts)).logits, TOL, 'logits');
     be.dispose();
+  });
+
+  it('extra inputs of newer exports (cache_position, num_logits_to_keep) are fed; an unknown input is named', async () => {
+    const m = llamaOnnx(native, { style: 'optimum' });
+    m.graph!.input!.push(tensorValueInfo('cache_position', OnnxDataType.INT64, ['sequence_length']), tensorValueInfo('num_logits_to_keep', OnnxDataType.INT64, []));
+    const loaded = open(m);
+    expect(loaded.analysis.inputs.map((i) => i.role)).toEqual(['input_ids', 'attention_mask', 'position_ids', 'cache_position', 'logits_to_keep']);
+    const be = await OnnxBackend.create(loaded);
+    expectAllClose((await be.forward(ids)).logits, (await cpu.forward(ids)).logits, TOL, 'logits');
+    be.dispose();
+    m.graph!.input!.push(tensorValueInfo('speaker_id', OnnxDataType.INT64, [1]));
+    expect(() => open(m)).toThrow(/graph input "speaker_id"/);
   });
 
   it('node names that disagree with the structure are reported and lower the confidence', () => {
