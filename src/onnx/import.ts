@@ -67,15 +67,19 @@ export const ONNX_METRICS = ['cos', 'lim', 'contrib', 'cka', 'lens', 'zd', 'weig
  * The metric groups to run for an ONNX model: 'all' means every group ONNX supports; a group that needs
  * LayerLab's own forward (a GGUF or safetensors file) is refused by name.
  */
-export function checkOnnxMetrics(metrics: readonly string[]): string[] {
+export function checkOnnxMetrics(metrics: readonly string[], model?: LoadedModel): string[] {
   const asked = metrics.map((m) => m.trim().toLowerCase()).filter((m) => m);
+  const noLens = model?.meta['onnx.unembedding'] === 'none';
+  if (noLens && asked.includes('lens')) {
+    throw new Error('metric lens is not available for this ONNX model: the graph analysis found no unembedding matmul with a constant weight after the final norm (see onnx.ambiguities in info)');
+  }
   const bad = asked.filter((m) => m !== 'all' && !ONNX_METRICS.includes(m));
   if (bad.length) {
     throw new Error(
       `metric${bad.length > 1 ? 's' : ''} ${bad.join(', ')} ${bad.length > 1 ? 'are' : 'is'} not available for ONNX models: ${bad.length > 1 ? 'they need' : 'it needs'} LayerLab's own forward pass, so open the model as a GGUF or safetensors file (ONNX models support ${ONNX_METRICS.join(', ')})`,
     );
   }
-  return asked.includes('all') ? ONNX_METRICS.slice() : asked;
+  return asked.includes('all') ? ONNX_METRICS.filter((m) => !(noLens && m === 'lens')) : asked;
 }
 
 const base = (n: string): string => n.split(/[\\/]/).pop() ?? n;
@@ -248,6 +252,7 @@ export function loadOnnx(files: readonly NamedFile[], opts: OnnxLoadOptions = {}
     'onnx.norm': analysis.finalNorm.form,
     'onnx.heads_from_graph': analysis.heads.fromGraph,
     'onnx.past_inputs': analysis.inputs.filter((i) => i.role === 'past').length,
+    'onnx.unembedding': !u?.weight ? 'none' : u.tied ? 'tied' : 'separate',
   };
   return { model: { spec, tensors, tokenizer, format: 'onnx', meta }, onnx, analysis, canonical, fileName: base(main.name) };
 }

@@ -192,7 +192,7 @@ export class Engine implements EngineApi {
   async analyze(req: AnalyzeRequest, progress?: ProgressFn): Promise<AnalysisResult> {
     const { model, backend } = this.need();
     // ONNX models: the activation and weight metrics only ('all' = those); others are refused by name.
-    if (model.format === 'onnx') req = { ...req, metrics: (await import('../onnx/import.ts')).checkOnnxMetrics(req.metrics) };
+    if (model.format === 'onnx') req = { ...req, metrics: (await import('../onnx/import.ts')).checkOnnxMetrics(req.metrics, model) };
     // Gradients on the GPU when the model runs there and its graph (Llama or GPT-2) is supported: residual
     // gradients for taylor / zo, per-tensor squared weight gradients for fisher (built lazily, once per
     // analysis, freed after it).

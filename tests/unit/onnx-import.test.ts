@@ -261,6 +261,20 @@ describe('ONNX errors', () => {
     expect(() => checkOnnxMetrics(['cos', 'fisher'])).toThrow(/fisher is not available for ONNX models: it needs LayerLab's own forward pass, so open the model as a GGUF or safetensors file/);
   });
 
+  it('an unembedding without a constant weight: listed as ambiguous, lens refused by name and left out of all', () => {
+    const m = llamaOnnx(native, { style: 'anonymous' });
+    const nodes = m.graph!.node!;
+    const mm = nodes[nodes.length - 1];
+    mm.input = [mm.input![0], 'scaled_unembedding'];
+    nodes.splice(nodes.length - 1, 0, { opType: 'Mul', input: [nodes[nodes.length - 2].output![0], 'input_scale'], output: ['scaled_unembedding'] });
+    m.graph!.input!.push(tensorValueInfo('input_scale', OnnxDataType.FLOAT, [1]));
+    const loaded = open(m);
+    expect(loaded.analysis.ambiguities.join('\n')).toMatch(/unembedding matmul has no constant weight/);
+    expect(loaded.model.meta['onnx.unembedding']).toBe('none');
+    expect(() => checkOnnxMetrics(['cos', 'lens'], loaded.model)).toThrow(/lens is not available for this ONNX model/);
+    expect(checkOnnxMetrics(['all'], loaded.model)).not.toContain('lens');
+  });
+
   it('no tokenizer: a clear error', () => {
     expect(() => loadOnnx([{ name: 'model.onnx', bytes: encodeOnnxModel(llamaOnnx(native, { style: 'anonymous' })) }])).toThrow(/needs its tokenizer/);
   });
