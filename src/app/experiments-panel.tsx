@@ -49,7 +49,7 @@ export function ExperimentsPanel() {
       title="Experiments"
       intro={`Does the importance order matter? Each sweep changes more and more of the model in an order and measures how far it drifts from the original on the calibration text.${L ? ` This model has ${L} blocks, so one block is ${Math.round(100 / L)}% of the model.` : ''}`}
     >
-      <div className="row fields">
+      <div className="row fields sweep-fields">
         <label className="num">
           <span className="label">order by metric</span>
           <select value={x.metric} onChange={(e) => set({ metric: e.target.value })} data-testid="sweep-metric">
