@@ -31,11 +31,30 @@ export type BufferArg = GPUBuffer | GPUBufferBinding;
  * declaration order). `ctx.uniform(new UniformWriter().u32(M).f32(eps).bytes())`.
  */
 export class UniformWriter {
-  private buf = new ArrayBuffer(256);
-  private u = new Uint32Array(this.buf);
-  private i = new Int32Array(this.buf);
-  private f = new Float32Array(this.buf);
+  // One shared set of views serves the usual `new UniformWriter()...bytes()` chain (no allocation per
+  // dispatch); a writer made while another is still open gets its own.
+  private static shared: { buf: ArrayBuffer; u: Uint32Array; i: Int32Array; f: Float32Array } | null = null;
+  private static sharedBusy = false;
+  private buf: ArrayBuffer;
+  private u: Uint32Array;
+  private i: Int32Array;
+  private f: Float32Array;
   private n = 0;
+  private owns: boolean;
+  constructor() {
+    this.owns = !UniformWriter.sharedBusy;
+    let v = this.owns ? UniformWriter.shared : null;
+    if (!v) {
+      const buf = new ArrayBuffer(256);
+      v = { buf, u: new Uint32Array(buf), i: new Int32Array(buf), f: new Float32Array(buf) };
+      if (this.owns) UniformWriter.shared = v;
+    }
+    if (this.owns) UniformWriter.sharedBusy = true;
+    this.buf = v.buf;
+    this.u = v.u;
+    this.i = v.i;
+    this.f = v.f;
+  }
   private check(): void {
     if (this.n >= 64) throw new Error('uniform block larger than 256 bytes');
   }
@@ -57,7 +76,15 @@ export class UniformWriter {
   }
   /** The block, padded to a multiple of 16 bytes. */
   bytes(): ArrayBuffer {
-    return this.buf.slice(0, Math.max(16, Math.ceil((this.n * 4) / 16) * 16));
+    const size = Math.max(16, Math.ceil((this.n * 4) / 16) * 16);
+    // Words past n are zeroed in the copy (the shared buffer holds an earlier block's words there).
+    const out = this.buf.slice(0, size);
+    if (this.n * 4 < size) new Uint8Array(out, this.n * 4).fill(0);
+    if (this.owns) {
+      UniformWriter.sharedBusy = false;
+      this.owns = false;
+    }
+    return out;
   }
 }
 
@@ -94,7 +121,13 @@ export class GpuContext {
   pipeline(key: PipelineKey): GPUComputePipeline {
     const entry = key.entry ?? 'main';
     const consts = key.constants ?? {};
-    const id = `${key.shader}:${entry}:${Object.keys(consts).sort().map((k) => `${k}=${consts[k]}`).join(',')}`;
+    let ck = '';
+    if (key.constants) {
+      const names = Object.keys(consts);
+      if (names.length > 1) names.sort();
+      for (const k of names) ck += `${k}=${consts[k]},`;
+    }
+    const id = `${key.shader}:${entry}:${ck}`;
     let p = this.pipelines.get(id);
     if (!p) {
       let module = this.modules.get(key.shader);

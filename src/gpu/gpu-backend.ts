@@ -143,8 +143,12 @@ export class GpuBackend implements Backend {
    * before/after comparison. GpuBackend.create(..., { hostCache: false }).
    */
   readonly hostCache: boolean;
-  /** Host time spent recording and submitting forwards (encode + uniforms + bind groups + submit), for the bench. */
-  readonly hostTime = { recordMs: 0, records: 0 };
+  /**
+   * Host time of the forwards, for the bench: encodeMs = recording (dispatches, uniforms, bind groups) up to
+   * the finished command buffer; recordMs = that plus queue.submit (on a software adapter the submit itself
+   * may run part of the work).
+   */
+  readonly hostTime = { encodeMs: 0, recordMs: 0, records: 0 };
   private live = 0;
   private peak = 0;
   private disposed = false;
@@ -587,8 +591,11 @@ export class GpuBackend implements Backend {
         staging = fast ? this.takeStaging(stagingBytes) : dev.createBuffer({ size: stagingBytes, usage: GPUBufferUsage.COPY_DST | GPUBufferUsage.MAP_READ, label: 'logits' });
         enc.copyBufferToBuffer(out === 'argmax' ? sc.argmax : sc.logits, 0, staging, 0, Math.ceil(stagingBytes / 4) * 4);
       }
-      const done = ctx.submit([enc.finish()]);
+      const cmd = enc.finish();
+      const t1 = performance.now();
+      const done = ctx.submit([cmd]);
       kv.position = pos0 + T;
+      this.hostTime.encodeMs += t1 - t0;
       this.hostTime.recordMs += performance.now() - t0;
       this.hostTime.records++;
       return { done, staging, stagingBytes, taps: tapBufs, rows };
