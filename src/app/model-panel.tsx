@@ -36,7 +36,7 @@ function ModelFacts({ info }: { info: ModelInfo }) {
     .join(', ');
   const rows: [string, string, string][] = [
     ['name', 'Model', s.name],
-    ['arch', 'Architecture', `${s.arch} (${s.norm.kind === 'rms' ? 'RMSNorm' : 'LayerNorm'}, ${s.mlp === 'silu-gate' ? 'SwiGLU MLP' : 'GELU MLP'}, ${s.rope.kind === 'none' ? 'learned positions' : `RoPE θ=${s.rope.theta}`})`],
+    ['arch', 'Architecture', `${s.arch} (${s.norm.kind === 'rms' ? 'RMSNorm' : 'LayerNorm'}, ${s.mlp === 'silu-gate' ? 'SwiGLU MLP' : 'GELU MLP'}, ${s.rope.kind === 'none' ? (info.format === 'onnx' ? 'positions computed inside the ONNX graph' : 'learned positions') : `RoPE θ=${s.rope.theta}`})`],
     ['format', 'File format', info.format],
     ['layers', 'Layers', String(s.nLayers)],
     ['width', 'Width / MLP', `${s.dModel} / ${s.dFF}`],
@@ -48,6 +48,9 @@ function ModelFacts({ info }: { info: ModelInfo }) {
     ['tokenizer', 'Tokenizer', `${info.tokenizer.kind}, ${fmtInt(info.tokenizer.vocabSize)} tokens, BOS ${info.tokenizer.bosId ?? '—'}${info.tokenizer.addBos ? ' (added)' : ''}, EOS ${info.tokenizer.eosId ?? '—'}`],
     ['backend', 'Runs on', `${info.backend.kind === 'gpu' ? 'WebGPU' : 'CPU'}: ${info.backend.adapter}`],
     ['fits', 'Fits the adapter', fit.text],
+    ...(info.features
+      ? [['onnx', 'ONNX model', `runs on onnxruntime-web: ${info.features.supported.join('; ')}. Needs a GGUF or safetensors file: ${info.features.needsNativeFile.join(', ')}`] as [string, string, string]]
+      : []),
   ];
   return (
     <dl className="facts" data-testid="model-facts">
