@@ -3,8 +3,11 @@
 // runs on a GpuBackend. Only small arrays come back: [L, T, 9] per-token sums, (#pairs x T|C) CKA row
 // partials, (#chunks x 8) weight partials; the host adds partials in float64 and forms the metrics.
 //
-// Activations: the taps arrive as host arrays (the backend reads them back for the other metrics), so
-// each block's [T, C] taps are uploaded once, scanned (shaders/scan-tokens.wgsl) and, for CKA
+// Activations: the taps arrive as host arrays (the backend reads them back for the other metrics). When
+// the analysis runs its forwards through a DeviceTapCapture (below: the engine does so on a GpuBackend),
+// the forwards' block taps stay on the device as well (GpuBackend.forwardOnDevice) and the scan reads
+// those buffers (several texts are concatenated on the device), with no upload. Otherwise each block's
+// [T, C] taps are uploaded once. Either way they are scanned (shaders/scan-tokens.wgsl) and, for CKA
 // (Kornblith et al. 2019, arXiv 1905.00414), column-centred (shaders/scan-cka.wgsl) and turned into the
 // Gram matrix K = Xc Xc^T [T, T] by the matmul kernels (T <= C, like metrics/cka.ts' 'auto'), or kept
 // transposed [C, T] for the feature form (T > C: per pair the cross product Yc^T Xc [C, C] by matmul).
@@ -20,6 +23,9 @@
 import { TOKEN_SUMS, WEIGHT_SUMS, type ActivationScan, type ActivationScanRequest, type ActivationScanner, type WeightScanBlock, type WeightScanTensor, type WeightScanner } from '../core/analysis/scans.ts';
 import { tapName } from '../core/model/taps.ts';
 import type { GpuContext } from './context.ts';
+import type { Backend, Session } from '../core/model/backend.ts';
+import type { ForwardOptions, ForwardResult } from '../core/model/taps.ts';
+import type { GpuBackend } from './gpu-backend.ts';
 import { encodeScanTokens } from './kernels/scan-tokens.ts';
 import { encodeCenter, encodeRowDot } from './kernels/scan-cka.ts';
 import { encodeScanWeights, scanWeightChunks } from './kernels/scan-weights.ts';
@@ -32,6 +38,118 @@ export interface GpuScannerOptions {
   maxCkaBytes?: number;
   /** Cap on one binding's bytes below the device limit (tests use it to force split matrices). */
   maxBindingBytes?: number;
+  /** Device copies of the forwards' taps (the analysis ran its forwards through this capture's backend). */
+  deviceTaps?: DeviceTapCapture;
+}
+
+const SCAN_POINTS = ['in', 'attn_out', 'mid', 'mlp_out', 'out'] as const;
+
+/**
+ * Wraps a GpuBackend for analyze(): forwards that ask for taps (and no interventions) run through
+ * GpuBackend.forwardOnDevice, return the usual host taps, and keep the block taps (blk.l.in / attn_out /
+ * mid / mlp_out / out) on the device, in forward order, up to maxBytes (then nothing more is kept and
+ * the scanner uploads as before). find() hands the scanner [T, C] device buffers for a request whose
+ * taps are the concatenation of the kept forwards (checked: tap names, total T, and sampled values of
+ * every part against the request's host arrays; any mismatch -> null, i.e. upload). release() frees all.
+ */
+export class DeviceTapCapture {
+  private kept: { T: number; host: Record<string, Float32Array>; dev: Record<string, GPUBuffer>; release: () => void }[] = [];
+  private bytes = 0;
+  private full = false;
+  /** Scans served from device taps / declined (tests and logs). */
+  readonly stats = { served: 0, declined: 0 };
+
+  constructor(readonly gpu: GpuBackend, private maxBytes = 2 ** 30) {}
+
+  /** The Backend to give analyze(): the GPU backend, with tap forwards captured. */
+  backend(): Backend {
+    const gpu = this.gpu;
+    return {
+      spec: gpu.spec,
+      info: () => gpu.info(),
+      forward: (ids: number[], opts?: ForwardOptions) => this.forward(ids, opts),
+      session: (maxTokens?: number): Session => gpu.session(maxTokens),
+      peakBytes: () => gpu.peakBytes(),
+      dispose: () => this.release(),
+    };
+  }
+
+  private async forward(ids: number[], opts: ForwardOptions = {}): Promise<ForwardResult> {
+    const taps = opts.taps ?? [];
+    const blockTaps = taps.filter((t) => /^blk\.\d+\.(in|attn_out|mid|mlp_out|out)$/.test(t));
+    const s = this.gpu.spec;
+    const need = blockTaps.length * ids.length * s.dModel * 4;
+    if (this.full || blockTaps.length === 0 || (opts.interventions?.length ?? 0) > 0 || this.bytes + need > this.maxBytes) {
+      if (blockTaps.length && !opts.interventions?.length && this.bytes + need > this.maxBytes) this.full = true;
+      return this.gpu.forward(ids, opts);
+    }
+    const r = await this.gpu.forwardOnDevice(ids, { ...opts, readLogits: true, readTaps: true });
+    const dev: Record<string, GPUBuffer> = {};
+    for (const t of blockTaps) dev[t] = r.taps[t];
+    // Only the block taps are kept on the device; the others (attn_ctx, ffn_act, final_norm) go now.
+    for (const [name, b] of Object.entries(r.taps)) if (!(name in dev)) b.destroy();
+    const host = r.hostTaps!;
+    this.kept.push({ T: ids.length, host, dev, release: () => { for (const b of Object.values(dev)) b.destroy(); } });
+    this.bytes += need;
+    return { logits: r.logits!, taps: host, T: ids.length };
+  }
+
+  /**
+   * Device buffers [T, C] for the taps `names` of a scan over T tokens, when the kept forwards (the most
+   * recent run of them whose lengths add up to T) produced exactly those host arrays; null otherwise.
+   * dispose() frees the concatenations made here (not the kept buffers).
+   */
+  find(taps: Record<string, Float32Array>, names: string[], T: number, C: number): { taps: Record<string, GPUBuffer>; dispose: () => void } | null {
+    // The most recent run of kept forwards with sum T (analyze does its tap forwards, then scans).
+    let sum = 0;
+    let first = this.kept.length;
+    while (first > 0 && sum < T) sum += this.kept[--first].T;
+    const parts = this.kept.slice(first);
+    const ok = sum === T && parts.length > 0 && names.every((n) => {
+      const h = taps[n];
+      if (!h || h.length !== T * C) return false;
+      let o = 0;
+      for (const p of parts) {
+        const ph = p.host[n];
+        if (!p.dev[n] || !ph || ph.length !== p.T * C) return false;
+        // Sampled check (the host arrays of this run, in order): 64 strided values and the last.
+        const step = Math.max(1, Math.floor(ph.length / 64));
+        for (let i = 0; i < ph.length; i += step) if (!Object.is(ph[i], h[o + i])) return false;
+        if (!Object.is(ph[ph.length - 1], h[o + ph.length - 1])) return false;
+        o += ph.length;
+      }
+      return true;
+    });
+    if (!ok) {
+      this.stats.declined++;
+      return null;
+    }
+    this.stats.served++;
+    if (parts.length === 1) return { taps: Object.fromEntries(names.map((n) => [n, parts[0].dev[n]])), dispose: () => {} };
+    const ctx = this.gpu.ctx;
+    const made: GPUBuffer[] = [];
+    const enc = ctx.device.createCommandEncoder({ label: 'concatenate taps' });
+    const out: Record<string, GPUBuffer> = {};
+    for (const n of names) {
+      const b = ctx.storage(T * C * 4, `${n} (texts concatenated)`);
+      made.push(b);
+      let o = 0;
+      for (const p of parts) {
+        enc.copyBufferToBuffer(p.dev[n], 0, b, o, p.T * C * 4);
+        o += p.T * C * 4;
+      }
+      out[n] = b;
+    }
+    ctx.device.queue.submit([enc.finish()]);
+    return { taps: out, dispose: () => { for (const b of made) b.destroy(); } };
+  }
+
+  /** Free every kept tap buffer. */
+  release(): void {
+    for (const k of this.kept) k.release();
+    this.kept = [];
+    this.bytes = 0;
+  }
 }
 
 export class GpuAnalysisScanner implements ActivationScanner, WeightScanner {
@@ -39,9 +157,13 @@ export class GpuAnalysisScanner implements ActivationScanner, WeightScanner {
   private simple: boolean;
   private maxCkaBytes: number;
   private maxBindingBytes: number;
+  private deviceTaps: DeviceTapCapture | undefined;
+  /** Tap uploads made by scan() (0 when every scan read device taps). */
+  readonly stats = { uploads: 0 };
 
   constructor(private ctx: GpuContext, opts: GpuScannerOptions = {}) {
     this.simple = opts.simple ?? false;
+    this.deviceTaps = opts.deviceTaps;
     this.maxCkaBytes = opts.maxCkaBytes ?? 2 ** 30;
     this.maxBindingBytes = opts.maxBindingBytes ?? Infinity;
   }
@@ -71,9 +193,16 @@ export class GpuAnalysisScanner implements ActivationScanner, WeightScanner {
     const reps = doCka ? ctx.storage(R * repFloats * 4, 'cka reps') : null;
     const scratch = doCka ? ctx.storage((gram ? T * C : C * C) * 4, 'cka scratch') : null;
     const temp: GPUBuffer[] = [];
+    let device: { taps: Record<string, GPUBuffer>; dispose: () => void } | null = null;
     try {
       // Token rows per upload: the whole [T, C] tap unless it exceeds a binding (then CKA was declined).
       const rowsPer = doCka ? T : Math.max(1, Math.floor(this.bindLimit() / (C * 4)));
+      // Device taps (DeviceTapCapture) when whole taps fit a binding: no upload.
+      if (this.deviceTaps && rowsPer >= T) {
+        const names: string[] = [];
+        for (let l = 0; l < L; l++) for (const p of SCAN_POINTS) if (taps[tapName(l, p)] && (req.tokens || p === 'in' || p === 'out')) names.push(tapName(l, p));
+        device = this.deviceTaps.find(taps, names, T, C);
+      }
       for (let l = 0; l < L; l++) {
         for (const name of [tapName(l, 'in'), tapName(l, 'out')]) {
           if (!taps[name]) throw new Error(`activation scan needs tap '${name}', which the forward did not return`);
@@ -84,6 +213,9 @@ export class GpuAnalysisScanner implements ActivationScanner, WeightScanner {
             const a = taps[tapName(l, p)];
             if (!a) return undefined;
             if (a.length !== T * C) throw new Error(`tap '${tapName(l, p)}' has ${a.length} values, expected ${T}x${C}`);
+            const d = device?.taps[tapName(l, p)];
+            if (d) return d;
+            this.stats.uploads++;
             const b = ctx.storage(a.subarray(t0 * C, (t0 + rows) * C), tapName(l, p));
             temp.push(b);
             return b;
@@ -149,6 +281,7 @@ export class GpuAnalysisScanner implements ActivationScanner, WeightScanner {
       if (tokenOut) tokenSums = Float64Array.from(await ctx.readF32(tokenOut, L * T * TOKEN_SUMS));
       return { tokenSums, cka };
     } finally {
+      device?.dispose();
       for (const b of temp) b.destroy();
       tokenOut?.destroy();
       reps?.destroy();

@@ -108,6 +108,8 @@ export interface DeviceForward {
   taps: Record<string, GPUBuffer>;
   /** The logits read back when asked for (readLogits), else null. */
   logits: Float32Array | null;
+  /** Host copies of the taps when asked for (readTaps), else null. */
+  hostTaps: Record<string, Float32Array> | null;
   /** Destroy the tap buffers (idempotent). */
   release(): void;
 }
@@ -648,21 +650,44 @@ export class GpuBackend implements Backend {
    * The forward of `ids` from position 0 with the requested taps left on the device as storage buffers
    * ([T, width] f32 each, COPY_SRC | STORAGE; see taps.ts for the widths), for GPU consumers (the analysis
    * scanner) that would otherwise read the taps back and upload them again. `logits` (default false)
-   * also reads back the logits ([T, V], or [1, V] with opts.logits 'last'). Call release() when done
+   * also reads back the logits ([T, V], or [1, V] with opts.logits 'last'), `readTaps` host copies of the
+   * taps (for a caller that needs both). Call release() when done
    * with the buffers (they are not tracked by peakBytes).
    */
-  async forwardOnDevice(ids: number[], opts: ForwardOptions & { readLogits?: boolean } = {}): Promise<DeviceForward> {
+  async forwardOnDevice(ids: number[], opts: ForwardOptions & { readLogits?: boolean; readTaps?: boolean } = {}): Promise<DeviceForward> {
     const kv = this.newKv(Math.max(ids.length, 1));
     try {
       const r = this.record(ids, kv, opts, opts.readLogits ? 'logits' : 'none', 'device');
-      await r.done;
-      const logits = r.staging ? new Float32Array(await this.readStaging(r.staging, r.stagingBytes)) : null;
       const taps: Record<string, GPUBuffer> = {};
       for (const [name, { buf }] of r.taps) taps[name] = buf;
+      // readTaps: host copies too, through MAP_READ buffers filled by one more submission.
+      let hostTaps: Record<string, Float32Array> | null = null;
+      if (opts.readTaps) {
+        const dev = this.ctx.device;
+        const enc = dev.createCommandEncoder({ label: 'tap readback' });
+        const stage = new Map<string, GPUBuffer>();
+        for (const [name, { buf, bytes }] of r.taps) {
+          const st = dev.createBuffer({ size: bytes, usage: GPUBufferUsage.COPY_DST | GPUBufferUsage.MAP_READ, label: `tap ${name}` });
+          enc.copyBufferToBuffer(buf, 0, st, 0, bytes);
+          stage.set(name, st);
+        }
+        const copied = this.ctx.submit([enc.finish()]);
+        await r.done;
+        await copied;
+        hostTaps = {};
+        for (const [name, st] of stage) {
+          await st.mapAsync(GPUMapMode.READ);
+          hostTaps[name] = new Float32Array(st.getMappedRange().slice(0));
+          st.unmap();
+          st.destroy();
+        }
+      } else await r.done;
+      const logits = r.staging ? new Float32Array(await this.readStaging(r.staging, r.stagingBytes)) : null;
       let released = false;
       return {
         T: ids.length,
         taps,
+        hostTaps,
         logits,
         release: () => {
           if (released) return;

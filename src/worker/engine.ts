@@ -14,7 +14,7 @@ import { GpuBackend } from '../gpu/gpu-backend.ts';
 import { gpuGradProviders, gpuGradSupported } from '../gpu/grad-backend.ts';
 import { fetchBytes } from './fetch-bytes.ts';
 import { analyze } from '../core/analysis/analyze.ts';
-import { GpuAnalysisScanner } from '../gpu/analysis-scans.ts';
+import { DeviceTapCapture, GpuAnalysisScanner } from '../gpu/analysis-scans.ts';
 import * as alloc from './engine-allocation.ts';
 import type {
   AnalysisResult, AnalyzeRequest, EngineApi, ForwardRequest, ForwardResponse, GenerateRequest, GenerateResponse, LoadOptions, ModelInfo,
@@ -201,9 +201,11 @@ export class Engine implements EngineApi {
     const gpu = backend instanceof GpuBackend && gpuGradSupported(model.spec) ? backend : null;
     const grad = gpu ? gpuGradProviders(gpu.ctx, model) : null;
     // The taps / weight scans of cos, lim, contrib, cka, zd and weights run on the model's GPU device.
-    const scanner = backend instanceof GpuBackend ? new GpuAnalysisScanner(backend.ctx, { simple: backend.simple }) : undefined;
+    // On the GPU the forwards' block taps also stay on the device for the scanner (no re-upload).
+    const capture = backend instanceof GpuBackend ? new DeviceTapCapture(backend) : undefined;
+    const scanner = backend instanceof GpuBackend ? new GpuAnalysisScanner(backend.ctx, { simple: backend.simple, deviceTaps: capture }) : undefined;
     try {
-      return await analyze(backend, model, {
+      return await analyze(capture ? capture.backend() : backend, model, {
         ...req,
         makeBackend: this.makeBackend,
         cancel: this.job(),
@@ -215,6 +217,7 @@ export class Engine implements EngineApi {
       });
     } finally {
       grad?.dispose();
+      capture?.release();
     }
   }
 
