@@ -375,3 +375,81 @@ export function f16Weights(m: OnnxModel): OnnxModel {
   });
   return { ...m, graph: { ...m.graph!, node: [...casts, ...m.graph!.node!], initializer: inits } };
 }
+
+/**
+ * A GPT-2 graph in the style of Hugging Face Optimum's export (transformer.h.N scopes), written here
+ * from a GPT-2 LoadedModel: token + position embeddings gathered by input_ids / position_ids, per block
+ * LayerNormalization -> c_attn MatMul + bias -> Split into q, k, v -> heads (Reshape / Transpose) with
+ * past_key_values concatenated -> QK^T / sqrt(D) + causal mask (Trilu) -> Softmax -> PV -> c_proj MatMul +
+ * bias, residual Add; LayerNormalization -> c_fc MatMul + bias -> GELU (tanh form, decomposed:
+ * 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))) -> c_proj MatMul + bias, residual Add; ln_f; lm_head
+ * MatMul with an equal transposed copy of wte. Opset 17.
+ */
+export function gpt2Onnx(model: LoadedModel): OnnxModel {
+  const s = model.spec;
+  const { nLayers: L, dModel: C, nHeads: H, headDim: D, dFF: F, vocabSize: V } = s;
+  const b = new Builder(false);
+  const w = (n: string): Float32Array => tensorToF32(model.tensors.get(n)!);
+  const inputs = [
+    tensorValueInfo('input_ids', OnnxDataType.INT64, ['batch_size', 'sequence_length']),
+    tensorValueInfo('attention_mask', OnnxDataType.INT64, ['batch_size', 'past_sequence_length + 1']),
+    tensorValueInfo('position_ids', OnnxDataType.INT64, ['batch_size', 'sequence_length']),
+  ];
+  const outputs = [tensorValueInfo('logits', OnnxDataType.FLOAT, ['batch_size', 'sequence_length', V])];
+  for (let l = 0; l < L; l++) {
+    for (const kv of ['key', 'value']) {
+      inputs.push(tensorValueInfo(`past_key_values.${l}.${kv}`, OnnxDataType.FLOAT, ['batch_size', H, 'past_sequence_length', D]));
+      outputs.push(tensorValueInfo(`present.${l}.${kv}`, OnnxDataType.FLOAT, ['batch_size', H, 'past_sequence_length + 1', D]));
+    }
+  }
+  const lin = (x: string, name: string, rows: number, cols: number, p: string): string => {
+    const m = b.op('MatMul', [x, b.f32(`onnx::MatMul_${name}`, [cols, rows], transposeRM(w(name), rows, cols))], `${p}/MatMul`);
+    return b.op('Add', [b.f32(`transformer.${name}.bias`, [rows], w(`${name}.bias`)), m], `${p}/Add`);
+  };
+  const ln = (x: string, name: string, p: string): string =>
+    b.op('LayerNormalization', [x, b.f32(`${name}.weight`, [C], w(name)), b.f32(`${name}.bias`, [C], w(`${name}.bias`))], `${p}/LayerNormalization`, [aI('axis', -1), aF('epsilon', s.norm.eps)]);
+
+  const wte = b.f32('transformer.wte.weight', [V, C], w('token_embd'));
+  const tok = b.op('Gather', [wte, 'input_ids'], '/transformer/wte/Gather', [aI('axis', 0)]);
+  const pos = b.op('Gather', [b.f32('transformer.wpe.weight', model.tensors.get('position_embd')!.shape, w('position_embd')), 'position_ids'], '/transformer/wpe/Gather', [aI('axis', 0)]);
+  let x = b.op('Add', [tok, pos], '/transformer/Add');
+  // mask [T, P+T]
+  const one64 = b.i64('/transformer/one', [1], [1]);
+  const zero64 = b.i64('/transformer/zero', [1], [0]);
+  const Tlen = b.op('Shape', ['input_ids'], '/transformer/Shape', [aI('start', 1), aI('end', 2)]);
+  const P = b.op('Shape', ['past_key_values.0.key'], '/transformer/Shape_1', [aI('start', 2), aI('end', 3)]);
+  const shape = b.op('Concat', [Tlen, b.op('Add', [Tlen, P], '/transformer/Add_len')], '/transformer/Concat', [aI('axis', 0)]);
+  const big = b.op('ConstantOfShape', [shape], '/transformer/ConstantOfShape', [{ name: 'value', type: 4, t: float32Tensor('v', [1], new Float32Array([-3.4e38])) }]);
+  const mask = b.op('Trilu', [big, b.op('Squeeze', [b.op('Add', [P, one64], '/transformer/Add_k'), zero64], '/transformer/Squeeze')], '/transformer/Trilu', [aI('upper', 1)]);
+  const perm = [aInts('perm', [0, 2, 1, 3])];
+  for (let l = 0; l < L; l++) {
+    const p = `/transformer/h.${l}`;
+    const h1 = ln(x, `blk.${l}.attn_norm`, `${p}/ln_1`);
+    const qkv = lin(h1, `blk.${l}.attn_qkv`, 3 * C, C, `${p}/attn/c_attn`);
+    const [q, k, v] = ['q', 'k', 'v'].map((n) => b.tname(`${p}/attn/Split_output_${n}`));
+    b.nodes.push({ opType: 'Split', input: [qkv, b.i64(`${p}/attn/split`, [3], [C, C, C])], output: [q, k, v], name: `${p}/attn/Split`, attribute: [aI('axis', 2)] });
+    const heads = (t: string, n: string) => b.op('Transpose', [b.op('Reshape', [t, b.i64(`${p}/attn/shape_${n}`, [4], [0, 0, H, D])], `${p}/attn/Reshape_${n}`)], `${p}/attn/Transpose_${n}`, perm);
+    const kh = b.op('Concat', [`past_key_values.${l}.key`, heads(k, 'k')], `${p}/attn/Concat_k`, [aI('axis', 2)]);
+    const vh = b.op('Concat', [`past_key_values.${l}.value`, heads(v, 'v')], `${p}/attn/Concat_v`, [aI('axis', 2)]);
+    b.nodes.push({ opType: 'Identity', input: [kh], output: [`present.${l}.key`], name: `${p}/attn/present_k` });
+    b.nodes.push({ opType: 'Identity', input: [vh], output: [`present.${l}.value`], name: `${p}/attn/present_v` });
+    const sc = b.op('Div', [b.op('MatMul', [heads(q, 'q'), b.op('Transpose', [kh], `${p}/attn/Transpose_kt`, [aInts('perm', [0, 1, 3, 2])])], `${p}/attn/MatMul`), b.scalar(`${p}/attn/sqrt_d`, Math.sqrt(D))], `${p}/attn/Div`);
+    const pr = b.op('Softmax', [b.op('Add', [sc, mask], `${p}/attn/Add_mask`)], `${p}/attn/Softmax`, [aI('axis', -1)]);
+    const ctx = b.op('Reshape', [b.op('Transpose', [b.op('MatMul', [pr, vh], `${p}/attn/MatMul_1`)], `${p}/attn/Transpose_o`, perm), b.i64(`${p}/attn/shape_o`, [3], [0, 0, C])], `${p}/attn/Reshape_o`);
+    const mid = b.op('Add', [lin(ctx, `blk.${l}.attn_output`, C, C, `${p}/attn/c_proj`), x], `${p}/Add`);
+    const h2 = ln(mid, `blk.${l}.ffn_norm`, `${p}/ln_2`);
+    const u = lin(h2, `blk.${l}.ffn_up`, F, C, `${p}/mlp/c_fc`);
+    const cube = b.op('Pow', [u, b.scalar(`${p}/mlp/three`, 3)], `${p}/mlp/act/Pow`);
+    const inner = b.op('Mul', [b.op('Add', [u, b.op('Mul', [cube, b.scalar(`${p}/mlp/c`, 0.044715)], `${p}/mlp/act/Mul`)], `${p}/mlp/act/Add`), b.scalar(`${p}/mlp/k`, Math.sqrt(2 / Math.PI))], `${p}/mlp/act/Mul_1`);
+    const g = b.op('Mul', [b.op('Mul', [u, b.scalar(`${p}/mlp/half`, 0.5)], `${p}/mlp/act/Mul_2`), b.op('Add', [b.op('Tanh', [inner], `${p}/mlp/act/Tanh`), b.scalar(`${p}/mlp/one`, 1)], `${p}/mlp/act/Add_1`)], `${p}/mlp/act/Mul_3`);
+    x = b.op('Add', [mid, lin(g, `blk.${l}.ffn_down`, C, F, `${p}/mlp/c_proj`)], `${p}/Add_1`);
+  }
+  const hf = ln(x, 'output_norm', '/transformer/ln_f');
+  b.nodes.push({ opType: 'MatMul', input: [hf, b.f32('onnx::MatMul_lm_head', [C, V], transposeRM(w('token_embd'), V, C))], output: ['logits'], name: '/lm_head/MatMul' });
+  return {
+    irVersion: 8,
+    producerName: 'layerlab-test-gpt2-optimum-like',
+    opsetImport: [{ domain: '', version: 17 }],
+    graph: { name: 'main_graph', node: b.nodes, initializer: b.inits, input: inputs, output: outputs },
+  };
+}

@@ -22,7 +22,8 @@ import { OnnxBackend } from '../../src/onnx/session.ts';
 import { readModelBytes } from '../helpers/models.ts';
 import { expectAllClose } from '../helpers/close.ts';
 import { roundF16 } from '../../src/core/quant/half.ts';
-import { bagOfWordsOnnx, f16Weights, llamaOnnx, mlpOnnx, permuteHalf } from './onnx-import-fixtures.ts';
+import { generate } from '../../src/core/eval/generate.ts';
+import { bagOfWordsOnnx, f16Weights, gpt2Onnx, llamaOnnx, mlpOnnx, permuteHalf } from './onnx-import-fixtures.ts';
 
 const native: LoadedModel = loadModelFromFiles([
   { name: 'stories260K.bin', bytes: readModelBytes('stories260K/stories260K.bin') },
@@ -156,6 +157,46 @@ for (const style of ['optimum', 'anonymous'] as const) {
     });
   });
 }
+
+describe('ONNX Optimum-style GPT-2 graph of the KJV GPT-2 (written in the fixture)', () => {
+  const gpt2 = loadModelFromFiles(['config.json', 'model.safetensors', 'tokenizer.json'].map((n) => ({ name: n, bytes: readModelBytes(`kjv-gpt2-8L/${n}`) })));
+  const gcpu = new CpuBackend(gpt2);
+  const gids = gpt2.tokenizer.encode('In the beginning God created the heaven and the earth.');
+  let loaded: OnnxLoaded;
+  let be: OnnxBackend;
+  beforeAll(async () => {
+    loaded = loadOnnx([{ name: 'model.onnx', bytes: encodeOnnxModel(gpt2Onnx(gpt2)) }], { tokenizer: gpt2.tokenizer });
+    be = await OnnxBackend.create(loaded);
+  });
+
+  it('structure: 8 blocks named /h.N/, LayerNorm, fused QKV split into 4 heads, learned positions, biases, KV pairs', () => {
+    const a = loaded.analysis;
+    expect(a.blocks.length).toBe(8);
+    expect(a.ambiguities).toEqual([]);
+    expect(a.confidence).toBe('high');
+    expect(a.blocks.map((b) => b.attn.nameLayer)).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
+    expect(a.heads).toEqual({ nHeads: 4, nKvHeads: 4, headDim: 32, fromGraph: true });
+    expect(a.finalNorm.form).toBe('LayerNormalization');
+    const s = loaded.model.spec;
+    for (const k of ['nLayers', 'dModel', 'dFF', 'vocabSize', 'mlp', 'tiedEmbeddings', 'qkvBias', 'linearBias', 'fusedQkv', 'learnedPositions', 'contextLength'] as const) expect(s[k], k).toEqual(gpt2.spec[k]);
+    for (const [name, t] of gpt2.tensors) same(tensorToF32(loaded.model.tensors.get(name)!), tensorToF32(t), name);
+    expect(be.kv?.size).toBe(16);
+  });
+
+  it('logits, residual taps and residual cosines equal the native engine', async () => {
+    const taps = allBlockTaps(8);
+    const [r, want] = await Promise.all([be.forward(gids, { taps }), gcpu.forward(gids, { taps })]);
+    expectAllClose(r.logits, want.logits, TOL, 'logits');
+    for (const t of taps) expectAllClose(r.taps[t], want.taps[t], TOL, t);
+    const ctx = (t: Record<string, Float32Array>) => ({ taps: t, T: gids.length, C: 128, nLayers: 8 });
+    expectAllClose(Float32Array.from(computeMetric('cos', ctx(r.taps)).perBlock), Float32Array.from(computeMetric('cos', ctx(want.taps)).perBlock), { atol: 1e-4, rtol: 0 }, 'cos');
+  });
+
+  it('greedy generation through the KV cache equals the native engine', async () => {
+    const [got, want] = await Promise.all([generate(be, gids.slice(0, 6), { maxTokens: 8, temperature: 0 }), generate(gcpu, gids.slice(0, 6), { maxTokens: 8, temperature: 0 })]);
+    expect(got.generatedIds).toEqual(want.generatedIds);
+  });
+});
 
 describe('ONNX graph variants', () => {
   it('a final SkipSimplifiedLayerNormalization without its sum output: the last residual is tapped by naming output 3', async () => {
