@@ -113,6 +113,8 @@ export interface GraphAnalysis {
   inputs: GraphInput[];
   heads: { nHeads: number; nKvHeads: number; headDim: number; fromGraph: boolean };
   dFF: number;
+  /** Rows of a position table gathered by position_ids (learned positions or a RoPE cos/sin cache): the context length the graph supports; null when not found. */
+  positionRows: number | null;
   /** Fused Skip*Normalization nodes whose residual-sum output (index 3) has to be named to be tapped: node index -> name. */
   sumOutputs: Map<number, string>;
 }
@@ -768,9 +770,17 @@ export function analyzeGraph(model: OnnxModel): GraphAnalysis {
   if (withNames.length > 0 && withNames.length < blocks.length) amb.push(`only ${withNames.length} of ${blocks.length} blocks carry a layer index in their node names`);
   const confidence: GraphAnalysis['confidence'] = low ? 'low' : amb.length ? 'medium' : 'high';
 
+  const inputs = graphInputs(g, idsInput);
+  const posIds = inputs.find((i) => i.role === 'position_ids')?.name;
+  let positionRows: number | null = posEmb?.rows ?? null;
+  if (positionRows === null && posIds) {
+    const tables = gathers.filter(([n]) => fromInput(n.input![1]) === posIds).map(([n]) => g.dims(g.initName(n.input![0])!)![0]);
+    if (tables.length) positionRows = Math.min(...tables);
+  }
   return {
     blocks,
     ambiguities: amb,
+    positionRows,
     confidence,
     embedding: { gather: embIdx, weight: embWeight, vocab: V, dModel: C, output: embNode.output![0] },
     positionEmbedding: posEmb,
@@ -778,7 +788,7 @@ export function analyzeGraph(model: OnnxModel): GraphAnalysis {
     finalNorm,
     unembedding,
     logits,
-    inputs: graphInputs(g, idsInput),
+    inputs,
     heads,
     dFF,
     sumOutputs,

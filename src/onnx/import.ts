@@ -12,6 +12,8 @@
 //   unchanged. `canonical` remembers which initializer each name came from, to write edits back.
 // - The ModelSpec holds what the graph tells (layers, widths, vocabulary, heads from Reshape constants,
 //   norm kind and epsilon, tied unembedding, biases); RoPE is inside the graph and is reported as 'none'.
+//   Context length: the caller's, else the rows of a table gathered by position_ids (learned positions or
+//   a RoPE cache), else metadata (max_position_embeddings), else 2048.
 //   The spec is not meant to drive LayerLab's own forward: ONNX models run only through onnxruntime.
 
 import type { LoadedModel, WeightTensor } from '../core/formats/types.ts';
@@ -225,7 +227,7 @@ export function loadOnnx(files: readonly NamedFile[], opts: OnnxLoadOptions = {}
     headDim: analysis.heads.headDim,
     dFF: analysis.dFF,
     vocabSize: V,
-    contextLength: opts.contextLength ?? analysis.positionEmbedding?.rows ?? (metaCtx ? Number(metaCtx) : 2048),
+    contextLength: opts.contextLength ?? analysis.positionRows ?? (metaCtx ? Number(metaCtx) : 2048),
     norm: { kind: analysis.finalNorm.kind, eps: analysis.finalNorm.eps },
     rope: { kind: 'none', theta: 10000, dim: analysis.heads.headDim },
     learnedPositions: analysis.positionEmbedding !== null,

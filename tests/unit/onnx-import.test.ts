@@ -68,6 +68,8 @@ for (const style of ['optimum', 'anonymous'] as const) {
       if (style === 'anonymous') expect(a.blocks[1].mlp.norm.form).toBe('SkipSimplifiedLayerNormalization');
       const s = loaded.model.spec;
       expect([s.nLayers, s.dModel, s.dFF, s.vocabSize, s.mlp, s.norm.kind]).toEqual([5, 64, 172, 512, 'silu-gate', 'rms']);
+      // the RoPE cache gathered by position_ids gives the context length; the anonymous graph slices its tables (none found)
+      expect(a.positionRows).toBe(style === 'optimum' ? 512 : null);
     });
 
     it('the weights attributed to each block are the checkpoint\'s (q/k in the half layout for the optimum style)', () => {
