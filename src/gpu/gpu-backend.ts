@@ -533,8 +533,8 @@ export class GpuBackend implements Backend {
             this.linear(pass, { x: sc.h, name: `${b}.attn_v`, y: sc.v, M: T });
           }
           if (s.rope.kind !== 'none') {
-            encodeRope(ctx, pass, { x: sc.q, T, H, D, pos0, theta: s.rope.theta, dim: s.rope.dim, kind: s.rope.kind });
-            encodeRope(ctx, pass, { x: sc.k, T, H: Hkv, D, pos0, theta: s.rope.theta, dim: s.rope.dim, kind: s.rope.kind });
+            // q and k heads rotated in one dispatch.
+            encodeRope(ctx, pass, { x: sc.q, k: sc.k, Hkv, T, H, D, pos0, theta: s.rope.theta, dim: s.rope.dim, kind: s.rope.kind });
           }
           encodeKvWrite(ctx, pass, { k: sc.k, v: sc.v, kCache: kv.k[l], vCache: kv.v[l], T, Hkv, D, pos0, kBits: this.kvBits[l].k, vBits: this.kvBits[l].v });
           encodeAttention(ctx, pass, { q: sc.q, kCache: kv.k[l], vCache: kv.v[l], o: sc.att, T, H, Hkv, D, pos0, scale: 1 / Math.sqrt(D), variant: this.simple ? 'simple' : 'auto' });
