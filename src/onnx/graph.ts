@@ -350,10 +350,9 @@ function matchDecomposed(g: GraphIndex, x: string): NormInfo | null {
       if (normed) break;
     }
   } else {
-    const rs = firstCons(g, addN.output![0], 'Reciprocal');
-    // Rsqrt is not an ONNX op; Pow(v, -0.5) is.
+    // No Sqrt: 1/sqrt as Pow(v, -0.5) (ONNX has no Rsqrt op).
     const pw = g.consThrough(addN.output![0]).find((c) => g.node(c).opType === 'Pow' && g.scalar(g.node(c).input![1]) === -0.5);
-    const inv = pw !== undefined ? g.node(pw).output![0] : rs !== undefined ? undefined : undefined;
+    const inv = pw !== undefined ? g.node(pw).output![0] : undefined;
     if (inv) {
       const mul = g.consThrough(inv).find((m) => g.node(m).opType === 'Mul' && g.same(otherInput(g, g.node(m), inv) ?? '', d));
       if (mul !== undefined) normed = g.node(mul).output![0];
