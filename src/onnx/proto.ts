@@ -262,8 +262,11 @@ export function decodeOnnxModel(bytes: Uint8Array): OnnxModel {
 export function tensorFloat32(t: OnnxTensor): Float32Array {
   if (t.dataType !== OnnxDataType.FLOAT) throw new Error(`tensor ${t.name ?? '?'} has ONNX data type ${t.dataType}, not FLOAT`);
   if (t.rawData && t.rawData.length) {
-    const copy = t.rawData.slice();
-    return new Float32Array(copy.buffer, copy.byteOffset, copy.byteLength / 4);
+    // A fresh, 4-aligned copy: in Node protobufjs hands out Buffer views at any byte offset, and
+    // Buffer#slice shares that memory (and its alignment) instead of copying.
+    const copy = new Uint8Array(t.rawData);
+    if (copy.byteLength % 4) throw new Error(`tensor ${t.name ?? '?'}: raw_data holds ${copy.byteLength} bytes, not a whole number of float32 values`);
+    return new Float32Array(copy.buffer, 0, copy.byteLength / 4);
   }
   return Float32Array.from(t.floatData ?? []);
 }
