@@ -398,7 +398,7 @@ export async function compare(h: AllocationHost, req: CompareRequest): Promise<C
   const mod = await h.backendFor(applied.model);
   try {
     tick('compare on the text');
-    const r = await compareModels(backend, mod, ids, { interventions: applied.interventions, size: applied.size, decodeTokens: req.decodeTokens });
+    const r = await compareModels(backend, mod, ids, { interventions: applied.interventions, size: applied.size, decodeTokens: req.decodeTokens, cancel: cancelToken(h) });
     // llama-perplexity style chunks (ctx) on the whole text, both models.
     let chunked: CompareResult['chunked'] = null;
     if (req.ctx !== undefined) {
@@ -527,7 +527,7 @@ export async function sweep(h: AllocationHost, req: SweepRequest): Promise<Sweep
           // A drop-only allocation changes no weight: the base backend runs it with the interventions.
           const be = what ? backend : await h.backendFor(ap.model);
           try {
-            const cmp = await compareModels(backend, be, ids, { interventions: ap.interventions, decodeTokens: 0 });
+            const cmp = await compareModels(backend, be, ids, { interventions: ap.interventions, decodeTokens: 0, cancel: cancelToken(h) });
             m = { meanNll: cmp.modified.meanNll, kl: cmp.kl, top1: cmp.top1, bitsPerWeight: ap.size.matrixBitsPerWeight, formatBitsPerWeight: planBits(ap.plan) };
           } finally {
             if (be !== backend) be.dispose();

@@ -12,11 +12,15 @@
 // (apply-weights.ts SizeReport: bytes of the tensors actually resident) and from the two backends
 // (info().weightBytes: GPU buffers of the weights, or the CPU's f32 arrays; a GPU backend derived from the
 // base also says how many of them it uploaded itself rather than sharing with the base).
+// Cancel (opts.cancel, cooperative): checked before and between the two prefills, before the KL pass,
+// and before every decode token of the timing loops, so a cancelled comparison stops within one
+// forward / one token and throws CancelledError (eval/perplexity.ts); sessions are disposed on the way out.
 
 import type { Backend, Session } from '../model/backend.ts';
 import type { Intervention } from '../model/taps.ts';
 import { compareLogits } from '../metrics/divergence.ts';
 import type { SizeReport } from './apply-weights.ts';
+import { checkCancel, type CancelToken } from '../eval/perplexity.ts';
 
 export interface CompareOptions {
   /** Structural interventions of the allocation (skip block / sublayer), applied to the modified model. */
@@ -27,6 +31,8 @@ export interface CompareOptions {
   decodeTokens?: number;
   /** Wall clock in ms (injectable for tests); default performance.now / Date.now. */
   now?: () => number;
+  /** Cooperative cancel: checked between the forwards and before every decode token (throws CancelledError). */
+  cancel?: CancelToken;
 }
 
 export interface ModelSide {
@@ -56,14 +62,18 @@ export interface Comparison {
 
 const defaultNow = (): number => (typeof performance !== 'undefined' ? performance.now() : Date.now());
 
-async function timeDecode(b: Backend, ids: number[], n: number, ivs: Intervention[] | undefined, now: () => number): Promise<number> {
+async function timeDecode(b: Backend, ids: number[], n: number, ivs: Intervention[] | undefined, now: () => number, cancel?: CancelToken): Promise<number> {
   if (n <= 0) return NaN;
+  checkCancel(cancel);
   const s = b.session(ids.length);
   try {
     const start = ids.length - n;
     await s.append(ids.slice(0, start), { interventions: ivs, logits: 'last' });
     const t0 = now();
-    for (let i = start; i < ids.length; i++) await s.append([ids[i]], { interventions: ivs, logits: 'last' });
+    for (let i = start; i < ids.length; i++) {
+      checkCancel(cancel);
+      await s.append([ids[i]], { interventions: ivs, logits: 'last' });
+    }
     return n / ((now() - t0) / 1000);
   } finally {
     s.dispose();
@@ -84,16 +94,20 @@ export async function compareModels(base: Backend, modified: Backend, ids: numbe
   if (modified.spec.vocabSize !== V) throw new Error(`compare: vocabularies differ (${V} vs ${modified.spec.vocabSize})`);
   const now = opts.now ?? defaultNow;
   const ivs = opts.interventions ?? [];
+  const cancel = opts.cancel;
+  checkCancel(cancel);
   let t0 = now();
   const rb = await base.forward(ids);
   const prefillBase = T / ((now() - t0) / 1000);
+  checkCancel(cancel);
   t0 = now();
   const rm = await modified.forward(ids, { interventions: ivs });
   const prefillMod = T / ((now() - t0) / 1000);
+  checkCancel(cancel);
   const d = compareLogits(rb.logits, rm.logits, T, V, ids.slice(1));
   const nDecode = Math.max(0, Math.min(opts.decodeTokens ?? 16, T - 1));
-  const decBase = await timeDecode(base, ids, nDecode, undefined, now);
-  const decMod = await timeDecode(modified, ids, nDecode, ivs, now);
+  const decBase = await timeDecode(base, ids, nDecode, undefined, now, cancel);
+  const decMod = await timeDecode(modified, ids, nDecode, ivs, now, cancel);
   return {
     tokens: T,
     scored: T - 1,
