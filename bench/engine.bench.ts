@@ -86,6 +86,7 @@ if (args.synthetic) {
 } else {
   for (const path of modelPaths) models.push({ model: loadModelFromFiles(readModelFiles(path)), cpu: true });
 }
+let hostPaths: boolean[] = [true];
 for (const { model, cpu: withCpu } of models) {
   let ids: number[];
   const n = Math.min(promptTokens, model.spec.contextLength - decodeTokens - 1);
@@ -107,7 +108,7 @@ for (const { model, cpu: withCpu } of models) {
   if (!acquired.software && args.simple) variants.push(['gpu (simple kernels)', 'simple']);
   // --legacy-host 1: also run the previous host path (a uniform write and a bind group per dispatch, full
   // logits readback per token; GpuBackend hostCache: false) in the same process, for a before/after ratio.
-  const hostPaths: boolean[] = args['legacy-host'] !== undefined && String(args['legacy-host']) !== '0' ? [false, true] : [true];
+  hostPaths = args['legacy-host'] !== undefined && String(args['legacy-host']) !== '0' ? [false, true] : [true];
   for (const [label, kernels] of variants) {
     let legacy: { prefill: number; decode: number; hostMs?: number } | null = null;
     for (const hostCache of hostPaths) {
@@ -128,6 +129,43 @@ function printTable(t: string[][]): void {
   for (const r of t) console.log(r.map((c, i) => c.padEnd(widths[i])).join('  '));
 }
 printTable(rows);
+
+// --legacy-host 1: an interleaved A/B of the decode host path on each model: rounds of 16 greedy decode
+// steps alternate between the legacy and the current path, and the best round of each is kept (the
+// minimum is robust to other load on a shared machine). Prints ms per step and host encode ms per step.
+if (hostPaths.length > 1) {
+  const ab: string[][] = [['model', 'host path', 'best ms/decode step', 'best host encode ms/step', 'bind groups created/step', 'uniform writes/step']];
+  for (const { model } of models) {
+    const kernels = acquired.software ? 'simple' : 'tiled';
+    const bs = { legacy: await GpuBackend.create(acquired, model, undefined, { kernels, hostCache: false }), current: await GpuBackend.create(acquired, model, undefined, { kernels, hostCache: true }) };
+    const best: Record<string, { ms: number; enc: number; groups: number; writes: number }> = {};
+    const prompt = model.format === 'synthetic' ? [1, 2, 3, 4] : promptIds(model, 8);
+    for (let round = 0; round < 2 * reps + 2; round++) {
+      for (const [name, b] of Object.entries(bs)) {
+        const s = b.session(prompt.length + 17);
+        let id = (await s.step!(prompt, { wantLogits: false })).id;
+        const h0 = { ...b.hostTime };
+        const st0 = { ...b.ctx.stats };
+        const t0 = performance.now();
+        for (let i = 0; i < 16; i++) id = (await s.step!([id], { wantLogits: false })).id;
+        const ms = (performance.now() - t0) / 16;
+        const enc = (b.hostTime.encodeMs - h0.encodeMs) / 16;
+        s.dispose();
+        if (round < 2) continue; // warm-up rounds (pipelines, caches)
+        const cur = best[name];
+        const groups = (b.ctx.stats.bindGroupsCreated - st0.bindGroupsCreated) / 16;
+        const writes = (b.ctx.stats.uniformWrites - st0.uniformWrites) / 16;
+        best[name] = { ms: Math.min(cur?.ms ?? Infinity, ms), enc: Math.min(cur?.enc ?? Infinity, enc), groups, writes };
+      }
+    }
+    for (const [name, r] of Object.entries(best)) ab.push([model.spec.name, name, r.ms.toFixed(2), r.enc.toFixed(3), r.groups.toFixed(1), r.writes.toFixed(1)]);
+    ab.push([model.spec.name, 'current / legacy', (best.current.ms / best.legacy.ms).toFixed(2) + 'x', (best.current.enc / best.legacy.enc).toFixed(2) + 'x', '', '']);
+    bs.legacy.dispose();
+    bs.current.dispose();
+  }
+  console.log('\ndecode host path A/B (interleaved rounds of 16 greedy steps, best round each):');
+  printTable(ab);
+}
 
 // Weight formats on one model: the same GGUF at F32 / Q8_0 / Q4_0 / Q4_K linear weights, GPU backend.
 if (!args.synthetic && String(args['format-rows'] ?? '1') !== '0') {
