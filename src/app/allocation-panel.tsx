@@ -6,17 +6,18 @@
 // what is allowed, and the plan as JSON (text only: nothing from a file or a box is rendered as HTML).
 import { useEffect, useMemo, useRef, useState } from 'react';
 import {
-  ALLOCATION_KNOBS, beginStroke, blankPlan, cellView, columnLabel, commitPlan, endStroke, estimatePlanSize, gridColumns, knobUsesStrategy,
-  paintCell, parsePlanText, patchAllocation, previewPlan, redoPlan, sliderSpec, strokePaint, strokeSets, undoPlan, useWorkbench, workbench,
-  type AllocationKnob, type Brush, type GridColumn,
+  ALLOCATION_KNOBS, beginStroke, blankPlan, cellView, columnLabel, commitPlan, defaultBudget, endStroke, estimatePlanSize, gridColumns, knobUsesStrategy,
+  paintCell, parsePlanText, patchAllocation, previewPlan, redoPlan, sliderSpec, strategiesFor, strategyInfo, strokePaint, strokeSets, undoPlan, usesParamsBudget,
+  useWorkbench, workbench, type AllocationKnob, type AllocationState, type Brush, type GridColumn, type SizeEstimate,
 } from '../store/index.ts';
-import { GGUF_FORMATS, PLAIN_BITS, KV_BITS, allocationJson, formatBitsPerWeight, parseWeightFormat } from '../core/allocation/index.ts';
-import { STRATEGIES, type StrategyName } from '../worker/engine-allocation.ts';
+import { GGUF_FORMATS, PLAIN_BITS, KV_BITS, SPARSITY_METHODS, allocationJson, formatBitsPerWeight, parseWeightFormat, type DropKind, type SparsityMethod } from '../core/allocation/index.ts';
+import type { StrategyName } from '../worker/engine-allocation.ts';
 import { makePlan } from '../actions/allocation.ts';
 import { runCompare } from '../actions/compare.ts';
 import { cancelJob } from '../actions/engine.ts';
 import { fmtBytes, fmtParams } from './format.ts';
 import { ErrorBox, Panel, ProgressBar } from './widgets.tsx';
+import { ONNX_ALLOCATION_NOTE } from './onnx-features.ts';
 
 const FORMAT_CHOICES = [...GGUF_FORMATS, ...PLAIN_BITS.map((b) => `int${b}-g32-asym`)];
 
@@ -41,6 +42,102 @@ function brushLabel(b: Brush): string {
     case 'kv': return `KV ${b.bits} bits`;
     default: return 'clear';
   }
+}
+
+const pct = (x: number): string => `${(x * 100).toFixed(1)}%`;
+
+/** The live readout of a size estimate: bytes, bits per weight, and the parameter ratio when the plan changes parameters (ranks, sparsity, drops). */
+function sizeLine(e: SizeEstimate, showParams: boolean): string {
+  const parts = [
+    `${fmtBytes(e.bytes)} (from ${fmtBytes(e.baseBytes)})`,
+    `${e.bitsPerWeight.toFixed(3)} bits per weight over the weight matrices, embeddings included (from ${e.baseBitsPerWeight.toFixed(3)})`,
+  ];
+  if (showParams || e.paramRatio < 1) parts.push(`parameter ratio ${e.paramRatio.toFixed(3)} (${fmtParams(e.paramsKept)} of ${fmtParams(e.paramsTotal)} in the blocks' linear weights)`);
+  if (e.droppedParams) parts.push(`${fmtParams(e.droppedParams)} parameters dropped`);
+  return parts.join(', ');
+}
+
+const SOLVE_FORMATS = ['Q8_0', 'Q6_K', 'Q5_0', 'Q4_K', 'Q4_0', 'Q3_K', 'Q2_K'];
+const DROP_KINDS: readonly DropKind[] = ['attn', 'mlp', 'block'];
+
+/** The strategy's own options: spread / metric / seed for ordered painting, sparsity method, owl's lambda, the mixed solver's candidates. */
+function StrategyOptions(props: { a: AllocationState; metricIds: string[] }) {
+  const { a, metricIds } = props;
+  const set = (p: Partial<AllocationState>) => patchAllocation(workbench, p);
+  const ordered = a.strategy === 'ranked' || a.strategy === 'reverse' || a.strategy === 'random';
+  const painted = a.knob === 'rank' || a.knob === 'sparsity' || a.knob === 'kv';
+  return (
+    <>
+      {a.knob === 'sparsity' ? (
+        <label>
+          method{' '}
+          <select value={a.sparsityMethod} onChange={(e) => set({ sparsityMethod: e.target.value as SparsityMethod, budget: defaultBudget({ ...a, sparsityMethod: e.target.value as SparsityMethod }, workbench.getState().model.info!.spec) })} data-testid="alloc-sparsity-method">
+            {SPARSITY_METHODS.map((m) => <option key={m} value={m}>{m}</option>)}
+          </select>
+        </label>
+      ) : null}
+      {a.strategy === 'owl' ? (
+        <label title="half-width of the sparsity spread around the mean (OWL's lambda)">
+          lambda{' '}
+          <input type="number" min={0} max={0.5} step={0.01} value={a.lambda} onChange={(e) => set({ lambda: Math.min(0.5, Math.max(0, Number(e.target.value) || 0)) })} style={{ width: '5em' }} data-testid="alloc-lambda" />
+        </label>
+      ) : null}
+      {painted && ordered && !(a.knob === 'sparsity' && a.sparsityMethod === '2:4') ? (
+        <label title="0: every block the same; 1: the most important block at twice the mean, the least at zero">
+          spread{' '}
+          <input type="number" min={0} max={1} step={0.1} value={a.spread} onChange={(e) => set({ spread: Math.min(1, Math.max(0, Number(e.target.value) || 0)) })} style={{ width: '5em' }} data-testid="alloc-spread" />
+        </label>
+      ) : null}
+      {a.knob === 'mixed' ? (
+        <>
+          <label>
+            budget{' '}
+            <select value={a.solveBudget} onChange={(e) => { const solveBudget = e.target.value as 'bpw' | 'params'; set({ solveBudget, budget: defaultBudget({ ...a, solveBudget }, workbench.getState().model.info!.spec) }); }} data-testid="alloc-solve-budget">
+              <option value="params">parameter ratio</option>
+              <option value="bpw">bits per weight</option>
+            </select>
+          </label>
+          <fieldset className="row" style={{ border: 'none', padding: 0, margin: 0 }}>
+            <legend className="small">drop options</legend>
+            {DROP_KINDS.map((d) => (
+              <label key={d} className="check">
+                <input type="checkbox" checked={a.solveDrops.includes(d)} onChange={(e) => set({ solveDrops: e.target.checked ? [...a.solveDrops, d] : a.solveDrops.filter((x) => x !== d) })} data-testid={`alloc-solve-drop-${d}`} />
+                {d}
+              </label>
+            ))}
+          </fieldset>
+          <fieldset className="row" style={{ border: 'none', padding: 0, margin: 0 }}>
+            <legend className="small">formats</legend>
+            {SOLVE_FORMATS.map((f) => (
+              <label key={f} className="check">
+                <input type="checkbox" checked={a.solveFormats.includes(f)} onChange={(e) => set({ solveFormats: e.target.checked ? SOLVE_FORMATS.filter((x) => x === f || a.solveFormats.includes(x)) : a.solveFormats.filter((x) => x !== f) })} data-testid={`alloc-solve-format-${f}`} />
+                {f}
+              </label>
+            ))}
+          </fieldset>
+          <label title="rank options as fractions of each matrix's break-even rank, comma-separated (empty: no ranks)">
+            ranks{' '}
+            <input value={a.solveRanks} onChange={(e) => set({ solveRanks: e.target.value })} placeholder="0.25,0.5" style={{ width: '8em' }} data-testid="alloc-solve-ranks" />
+          </label>
+        </>
+      ) : null}
+      {ordered && (a.strategy !== 'random') && (painted || a.knob.startsWith('drop-') || a.knob === 'format') ? null : null}
+      {(a.strategy === 'ranked' || a.strategy === 'reverse') ? (
+        <label>
+          metric{' '}
+          <select value={a.metric} onChange={(e) => set({ metric: e.target.value })} data-testid="alloc-metric">
+            {(metricIds.includes(a.metric) ? metricIds : [a.metric, ...metricIds]).map((m) => <option key={m} value={m}>{m}</option>)}
+          </select>
+        </label>
+      ) : null}
+      {a.strategy === 'random' ? (
+        <label>
+          seed{' '}
+          <input type="number" value={a.seed} onChange={(e) => set({ seed: Math.round(Number(e.target.value) || 0) })} style={{ width: '5em' }} data-testid="alloc-seed" />
+        </label>
+      ) : null}
+    </>
+  );
 }
 
 function isTextTarget(t: EventTarget | null): boolean {
@@ -312,6 +409,7 @@ export function AllocationPanel() {
     >
       {!spec ? <p className="muted">Load a model first.</p> : (
         <>
+          {info?.format === 'onnx' ? <p className="muted small-print" data-testid="alloc-onnx-note">{ONNX_ALLOCATION_NOTE}</p> : null}
           <div className="row fields">
             <label>
               knob{' '}

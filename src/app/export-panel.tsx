@@ -1,13 +1,16 @@
 // Panel 7, Export and share: the allocation plan as JSON, llama.cpp quantize arguments, a PEFT LoRA
 // fragment and a GGUF of the modified model (all through the engine's exportAllocation, the code of
 // `layerlab export`); every importance metric (and the sweeps) as CSV; every chart of the page as SVG
-// (computed styles inlined) and PNG; and the share link (model id, calibration preset, plan).
+// (computed styles inlined) and PNG; and the share link (model id, calibration preset, plan). The loaded
+// model itself as ONNX (engine.exportOnnx, the code of `layerlab export-onnx`), with residual-stream
+// outputs, 4-bit MatMulNBits weights and a KV cache as options; refused for ONNX models.
 import { useState } from 'react';
 import { scoresCsv } from '../core/allocation/exporters.ts';
 import type { ExportTarget } from '../worker/engine-allocation.ts';
 import { useWorkbench } from '../store/index.ts';
 import { exportWithEngine } from '../actions/export.ts';
 import { currentShareLink } from '../actions/share.ts';
+import { exportOnnxFromPage } from '../actions/export-onnx.ts';
 import { chartFileName, downloadBlob, downloadText, listCharts, serializeSvg, svgToPng, type ChartRef } from './chart-export.ts';
 import { sweepCsv } from './experiments-data.ts';
 import { Panel } from './widgets.tsx';
@@ -35,6 +38,7 @@ export function ExportPanel() {
   const [status, setStatus] = useState<{ text: string; bad: boolean } | null>(null);
   const [link, setLink] = useState('');
   const [charts, setCharts] = useState<{ id: string; title: string }[] | null>(null);
+  const [onnxOpts, setOnnxOpts] = useState({ residualOutputs: false, weights4bit: false, kvCache: false });
   const model = slug(info?.spec.name ?? 'model');
 
   const say = (text: string, bad = false) => setStatus({ text, bad });
@@ -52,6 +56,28 @@ export function ExportPanel() {
       say(`${t.label}: ${e instanceof Error ? e.message : String(e)}`, true);
     }
   };
+
+  const onnxRefusal = info?.format === 'onnx' ? 'The loaded model is already ONNX: LayerLab exports ONNX from GGUF, safetensors or llama2.c weights.' : null;
+  const exportOnnx = async () => {
+    say('exporting ONNX…');
+    try {
+      const r = await exportOnnxFromPage(onnxOpts);
+      downloadBlob(r.fileName, new Blob([r.bytes as Uint8Array<ArrayBuffer>], { type: 'application/octet-stream' }));
+      const kept = r.float32Linears.length ? ` ${r.float32Linears.length} linear weight(s) stayed float32 (rows not a multiple of 32).` : '';
+      say(`saved ${r.fileName} (${r.bytes.byteLength.toLocaleString('en-US')} bytes, ONNX opset ${r.opset}, outputs: ${r.outputs.length > 4 ? `${r.outputs.slice(0, 3).join(', ')}, … (${r.outputs.length})` : r.outputs.join(', ')}).${kept}`);
+    } catch (e) {
+      say(`ONNX: ${e instanceof Error ? e.message : String(e)}`, true);
+    }
+  };
+  const onnxOption = (key: keyof typeof onnxOpts, label: string, what: string) => (
+    <label className="check" title={what}>
+      <input type="checkbox" checked={onnxOpts[key]} data-testid={`export-onnx-${key}`} onChange={(e) => {
+        const on = e.currentTarget.checked;
+        setOnnxOpts((o) => ({ ...o, [key]: on }));
+      }} />
+      {label} <span className="muted small-print">({what})</span>
+    </label>
+  );
 
   const copyLink = async () => {
     try {
@@ -97,6 +123,24 @@ export function ExportPanel() {
           </button>
         ))}
       </div>
+
+      <h3>The model as ONNX</h3>
+      <p className="muted small-print">
+        The loaded model (not the plan) as a standard ONNX graph, opset 17, for onnxruntime and other runtimes: the same file as <code>layerlab export-onnx</code>.
+      </p>
+      <div className="row" role="group" aria-label="ONNX export options">
+        {onnxOption('residualOutputs', 'Residual-stream outputs', 'hidden.* outputs after every block, for cross-checks')}
+        {onnxOption('weights4bit', '4-bit weights', 'MatMulNBits: onnxruntime only')}
+        {onnxOption('kvCache', 'KV cache', 'past/present key-value tensors')}
+      </div>
+      <div className="export-grid">
+        <button type="button" data-testid="export-onnx" disabled={!info || busy || onnxRefusal !== null} onClick={() => void exportOnnx()} title={onnxRefusal ?? 'download the loaded model as .onnx'}>
+          <strong>Download ONNX</strong>
+          <br />
+          <span className="muted small-print">input_ids → logits{onnxOpts.residualOutputs ? ' + hidden states' : ''}{onnxOpts.weights4bit ? ', 4-bit linears' : ''}{onnxOpts.kvCache ? ', KV cache' : ''}</span>
+        </button>
+      </div>
+      {onnxRefusal ? <p className="muted" data-testid="export-onnx-refused">{onnxRefusal}</p> : null}
 
       <h3>Numbers</h3>
       <div className="export-grid">

@@ -1,8 +1,8 @@
 // Importance panel: choose metric groups, run engine.analyze with a progress bar and cancel, and read
 // the results: metrics x layers (each metric normalised on its own row; ranks and exact values on hover
-// or keyboard focus), attention / MLP sublayer rows, a layers x tokens heatmap of a per-token metric
+// or keyboard focus; metrics an ONNX model does not get are disabled with the reason), attention / MLP sublayer rows, a layers x tokens heatmap of a per-token metric
 // over the text, the CKA layers x layers matrix and the rank agreement between metrics.
-import { useMemo } from 'react';
+import { useEffect, useMemo } from 'react';
 import { ANALYSIS_META } from '../core/analysis/metrics.ts';
 import { patchImportance, useWorkbench, workbench } from '../store/index.ts';
 import { runImportance } from '../actions/importance.ts';
@@ -10,6 +10,7 @@ import { cancelJob } from '../actions/engine.ts';
 import { Heatmap } from '../viz/index.ts';
 import { pieceLabel } from './pieces.ts';
 import { ErrorBox, Panel, ProgressBar } from './widgets.tsx';
+import { isOnnx, onnxMetricBlocked } from './onnx-features.ts';
 
 /** The metric groups engine.analyze accepts, as the panel offers them. */
 export const METRIC_GROUPS: { id: string; label: string; cost: string }[] = [
@@ -63,6 +64,12 @@ export function ImportancePanel() {
 
   const tokenScores = views?.withTokens.find((s) => s.metricId === imp.tokenMetric) ?? views?.withTokens[0] ?? null;
   const stale = r !== null && r.modelSerial !== serial;
+  // An ONNX model: the groups that need LayerLab's own forward are unchecked and disabled (not refused at run time).
+  const blocked = useMemo(() => new Map(METRIC_GROUPS.map((g) => [g.id, onnxMetricBlocked(info, g.id)] as const).filter(([, why]) => why !== null)), [info]);
+  useEffect(() => {
+    const metrics = workbench.getState().importance.metrics;
+    if (blocked.size && metrics.some((m) => blocked.has(m))) patchImportance(workbench, { metrics: metrics.filter((m) => !blocked.has(m)) });
+  }, [blocked]);
   const toggle = (id: string, on: boolean) =>
     patchImportance(workbench, { metrics: on ? [...new Set([...imp.metrics, id])] : imp.metrics.filter((m) => m !== id) });
 
@@ -76,11 +83,23 @@ export function ImportancePanel() {
       <fieldset className="metric-choice">
         <legend>Metrics</legend>
         {METRIC_GROUPS.map((g) => (
-          <label key={g.id} className="check">
-            <input type="checkbox" checked={imp.metrics.includes(g.id)} onChange={(e) => toggle(g.id, e.currentTarget.checked)} data-testid={`metric-${g.id}`} />
-            {g.label} <span className="muted">({g.cost})</span>
+          <label key={g.id} className="check" title={blocked.get(g.id) ?? undefined}>
+            <input
+              type="checkbox"
+              checked={imp.metrics.includes(g.id) && !blocked.has(g.id)}
+              disabled={blocked.has(g.id)}
+              onChange={(e) => toggle(g.id, e.currentTarget.checked)}
+              data-testid={`metric-${g.id}`}
+            />
+            {g.label} <span className="muted">({blocked.has(g.id) ? 'not for ONNX models' : g.cost})</span>
           </label>
         ))}
+        {isOnnx(info) ? (
+          <p className="muted small-print" data-testid="importance-onnx-note">
+            ONNX model (onnxruntime-web): the activation metrics come from graph outputs added at each block and the weight metrics from the initializers.
+            {blocked.size ? ` Not available: ${[...blocked].map(([id, why]) => `${id}, ${why}`).join('; ')}.` : ''}
+          </p>
+        ) : null}
       </fieldset>
       <div className="row">
         <button type="button" className="primary" disabled={!info || job !== null || imp.metrics.length === 0} onClick={() => void runImportance()} data-testid="importance-run">

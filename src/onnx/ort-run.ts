@@ -5,13 +5,14 @@
 // onnxruntime's own errors are wrapped with a hint, so a malformed file fails with a clear message.
 import * as ort from 'onnxruntime-web';
 import { decodeOnnxModel, OnnxFormatError } from './proto.ts';
+import { ortWasmPaths } from './wasm-paths.ts';
 
 export type OrtEp = 'wasm' | 'webgpu';
 
 export interface OrtRunOptions {
   /** Execution provider (default 'wasm'). */
   ep?: OrtEp;
-  /** Where the page finds ort-wasm-*.wasm/.mjs (ort.env.wasm.wasmPaths); unset in Node. */
+  /** Where the page finds ort-wasm-*.wasm/.mjs (ort.env.wasm.wasmPaths); default in a browser: the site's ort/ folder (wasm-paths.ts); unset in Node. */
   wasmPaths?: string;
   /** wasm threads (default 1: no SharedArrayBuffer needed). */
   numThreads?: number;
@@ -41,6 +42,19 @@ export interface OrtModel {
   release(): Promise<void>;
 }
 
+/** Threads and, in a browser, the self-hosted runtime folder (never onnxruntime's CDN default). */
+function setOrtEnv(opts: OrtRunOptions): void {
+  ort.env.wasm.numThreads = opts.numThreads ?? 1;
+  if (opts.wasmPaths) ort.env.wasm.wasmPaths = opts.wasmPaths;
+  else if (!(globalThis as { process?: { versions?: { node?: string } } }).process?.versions?.node && !ort.env.wasm.wasmPaths) {
+    try {
+      ort.env.wasm.wasmPaths = ortWasmPaths();
+    } catch {
+      // no document or location: leave onnxruntime's default
+    }
+  }
+}
+
 /** The onnxruntime-web module itself (for callers in src/onnx that need tensors or env). */
 export { ort };
 
@@ -51,8 +65,7 @@ export { ort };
 export async function openOrtModel(bytes: Uint8Array, opts: OrtRunOptions = {}): Promise<OrtModel> {
   decodeOnnxModel(bytes); // clear error for truncated or foreign files before onnxruntime sees them
   const ep = opts.ep ?? 'wasm';
-  ort.env.wasm.numThreads = opts.numThreads ?? 1;
-  if (opts.wasmPaths) ort.env.wasm.wasmPaths = opts.wasmPaths;
+  setOrtEnv(opts);
   let session: ort.InferenceSession;
   try {
     session = await ort.InferenceSession.create(bytes, { executionProviders: [ep], graphOptimizationLevel: 'all' });
@@ -121,8 +134,7 @@ export interface OrtDecoder {
 export async function openOrtDecoder(bytes: Uint8Array, shape: { nLayers: number; nKvHeads: number; headDim: number }, opts: OrtRunOptions = {}): Promise<OrtDecoder> {
   decodeOnnxModel(bytes);
   const ep = opts.ep ?? 'wasm';
-  ort.env.wasm.numThreads = opts.numThreads ?? 1;
-  if (opts.wasmPaths) ort.env.wasm.wasmPaths = opts.wasmPaths;
+  setOrtEnv(opts);
   const presentNames: string[] = [];
   for (let l = 0; l < shape.nLayers; l++) presentNames.push(`present_key.${l}`, `present_value.${l}`);
   const location: Record<string, 'cpu' | 'gpu-buffer'> = { logits: 'cpu' };

@@ -10,7 +10,9 @@ import type { AnalyzeRequest, AnalysisResult } from '../core/analysis/types.ts';
 import type {
   AllocateRequest, AllocateResult, CompareRequest, CompareResult, ExportRequest, ExportResult, SweepRequest, SweepResult,
 } from './engine-allocation.ts';
+import type { OnnxExportRequest, OnnxExportResponse } from './engine-onnx.ts';
 
+export type { OnnxExportRequest, OnnxExportResponse } from './engine-onnx.ts';
 export type { AnalyzeRequest, AnalysisResult } from '../core/analysis/types.ts';
 export type {
   AllocateRequest, AllocateResult, CompareRequest, CompareResult, ExportRequest, ExportResult, SweepRequest, SweepResult,
@@ -123,6 +125,8 @@ export interface EngineApi {
   sweep(req: SweepRequest, progress?: ProgressFn): Promise<SweepResult>;
   /** `layerlab export`: json | llama-quantize | peft | csv | gguf (bytes). */
   exportAllocation(req: ExportRequest, progress?: ProgressFn): Promise<ExportResult>;
+  /** `layerlab export-onnx` from the page: the loaded model as an .onnx file (bytes transferred); refused for ONNX or too-big models. */
+  exportOnnx(req?: OnnxExportRequest): Promise<OnnxExportResponse>;
   /** Cooperative cancellation of the running job (checked between chunks/steps/layers). */
   cancel(): Promise<void>;
   unload(): Promise<void>;

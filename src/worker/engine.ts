@@ -18,7 +18,7 @@ import { DeviceTapCapture, GpuAnalysisScanner } from '../gpu/analysis-scans.ts';
 import * as alloc from './engine-allocation.ts';
 import type {
   AnalysisResult, AnalyzeRequest, EngineApi, ForwardRequest, ForwardResponse, GenerateRequest, GenerateResponse, LoadOptions, ModelInfo,
-  ModelSource, ProgressFn, TokenizeResult,
+  ModelSource, OnnxExportRequest, OnnxExportResponse, ProgressFn, TokenizeResult,
 } from './api.ts';
 
 export class Engine implements EngineApi {
@@ -264,6 +264,12 @@ export class Engine implements EngineApi {
 
   async exportAllocation(req: alloc.ExportRequest, progress?: ProgressFn): Promise<alloc.ExportResult> {
     return alloc.exportAllocation(this.allocationHost(progress), req);
+  }
+
+  /** The loaded model as ONNX (src/worker/engine-onnx.ts; loaded only when asked for). */
+  async exportOnnx(req: OnnxExportRequest = {}): Promise<OnnxExportResponse> {
+    const { model } = this.need();
+    return (await import('./engine-onnx.ts')).exportOnnxOf(model, req);
   }
 
   /** A backend of the loaded model's kind (CPU or the same GPU device) for a modified model (allocations). */
