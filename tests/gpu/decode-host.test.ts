@@ -114,3 +114,28 @@ describe.skipIf(skipGpu).each(['stories260K (llama2.c)', 'kjv-gpt2-8L (safetenso
     backend.dispose();
   });
 });
+
+describe.skipIf(skipGpu)('GPU decode host path with the tiled (hardware) kernels', () => {
+  it('stories260K: step without logits (argmax main entry) = CPU greedy ids; attn_ctx / ffn_act taps = CPU', async () => {
+    const { model, backend } = await gpuBackend('stories260K (llama2.c)', { kernels: 'tiled' });
+    const cpu = new CpuBackend(model);
+    const prompt = model.tokenizer.encode('Once upon a time');
+    const gs = backend.session(prompt.length + 4);
+    const cs = cpu.session(prompt.length + 4);
+    let g = await gs.step!(prompt, { wantLogits: false });
+    let c = await cs.append(prompt, { logits: 'last' });
+    for (let i = 0; i < 4; i++) {
+      expect(g.id).toBe(greedyId(c.logits));
+      if (i === 3) break;
+      const next = g.id;
+      g = await gs.step!([next], { wantLogits: false });
+      c = await cs.append([next], { logits: 'last' });
+    }
+    gs.dispose();
+    const taps = [ctxTapName(0), actTapName(4)];
+    const gt = await backend.forward(prompt, { taps });
+    const ct = await cpu.forward(prompt, { taps });
+    for (const t of taps) expectAllClose(gt.taps[t], ct.taps[t], { atol: 1e-5, rtol: 1e-5 }, `tap ${t}`);
+    backend.dispose();
+  });
+});

@@ -182,7 +182,7 @@ export class ReferenceModel {
         tap(ctxTapName(l), o);
         attnOut = linear(w, `${b}.attn_output`, o, T, H * D, C, this.lowRank);
         for (let i = 0; i < x.length; i++) x[i] += p.attnScale * attnOut[i];
-      } else tap(ctxTapName(l), new Float32Array(T * H * D));
+      } else if (want.has(ctxTapName(l))) taps[ctxTapName(l)] = new Float32Array(T * H * D);
       tap(tapName(l, 'attn_out'), attnOut);
       tap(tapName(l, 'mid'), x);
 
@@ -201,7 +201,7 @@ export class ReferenceModel {
         tap(actTapName(l), a);
         mlpOut = linear(w, `${b}.ffn_down`, a, T, s.dFF, C, this.lowRank);
         for (let i = 0; i < x.length; i++) x[i] += p.mlpScale * mlpOut[i];
-      } else tap(actTapName(l), new Float32Array(T * s.dFF));
+      } else if (want.has(actTapName(l))) taps[actTapName(l)] = new Float32Array(T * s.dFF);
       tap(tapName(l, 'mlp_out'), mlpOut);
       tap(tapName(l, 'out'), x);
     }
