@@ -47,7 +47,7 @@ export function runCompare(): Promise<void> {
         klPerToken: r.klPerToken,
         top1: r.top1,
         top1PerToken: r.top1PerToken,
-        size: r.size ? { residentBytes: r.size.residentBytes, baseResidentBytes: r.size.baseResidentBytes, bitsPerWeight: r.size.bitsPerWeight, matrixBitsPerWeight: r.size.matrixBitsPerWeight, droppedBytes: r.size.droppedBytes } : null,
+        size: r.size ? { residentBytes: r.size.residentBytes, baseResidentBytes: r.size.baseResidentBytes, bitsPerWeight: r.size.bitsPerWeight, matrixBitsPerWeight: r.size.matrixBitsPerWeight, droppedBytes: r.size.droppedBytes, kvCacheBitsPerToken: r.size.kvCacheBitsPerToken, baseKvCacheBitsPerToken: r.size.baseKvCacheBitsPerToken } : null,
         chunked: r.chunked ? { ctx: r.chunked.ctx, chunks: r.chunked.chunks, base: { perplexity: r.chunked.base.perplexity, nllStdErr: r.chunked.base.nllStdErr }, modified: { perplexity: r.chunked.modified.perplexity, nllStdErr: r.chunked.modified.nllStdErr } } : null,
         generation: g ? { prompt: g.prompt, seed: c.seed, base: { ids: g.base.ids, pieces: g.base.pieces, text: g.base.text }, modified: { ids: g.modified.ids, pieces: g.modified.pieces, text: g.modified.text }, firstDivergence: g.firstDivergence } : null,
         fallbacks: r.fallbacks,

@@ -44,8 +44,6 @@ function brushLabel(b: Brush): string {
   }
 }
 
-const pct = (x: number): string => `${(x * 100).toFixed(1)}%`;
-
 /** The live readout of a size estimate: bytes, bits per weight, and the parameter ratio when the plan changes parameters (ranks, sparsity, drops). */
 function sizeLine(e: SizeEstimate, showParams: boolean): string {
   const parts = [
@@ -71,7 +69,12 @@ function StrategyOptions(props: { a: AllocationState; metricIds: string[] }) {
       {a.knob === 'sparsity' ? (
         <label>
           method{' '}
-          <select value={a.sparsityMethod} onChange={(e) => set({ sparsityMethod: e.target.value as SparsityMethod, budget: defaultBudget({ ...a, sparsityMethod: e.target.value as SparsityMethod }, workbench.getState().model.info!.spec) })} data-testid="alloc-sparsity-method">
+          <select value={a.sparsityMethod} onChange={(e) => {
+            const sparsityMethod = e.target.value as SparsityMethod;
+            // the slider changes meaning only to and from 2:4 (then it counts blocks)
+            const reset = (sparsityMethod === '2:4') !== (a.sparsityMethod === '2:4') && a.strategy !== 'owl';
+            set({ sparsityMethod, ...(reset ? { budget: defaultBudget({ ...a, sparsityMethod }, workbench.getState().model.info!.spec) } : {}) });
+          }} data-testid="alloc-sparsity-method">
             {SPARSITY_METHODS.map((m) => <option key={m} value={m}>{m}</option>)}
           </select>
         </label>
@@ -121,7 +124,6 @@ function StrategyOptions(props: { a: AllocationState; metricIds: string[] }) {
           </label>
         </>
       ) : null}
-      {ordered && (a.strategy !== 'random') && (painted || a.knob.startsWith('drop-') || a.knob === 'format') ? null : null}
       {(a.strategy === 'ranked' || a.strategy === 'reverse') ? (
         <label>
           metric{' '}
@@ -387,17 +389,21 @@ export function AllocationPanel() {
   }, []);
 
   const setKnob = (knob: AllocationKnob) => {
-    const next = { ...a, knob };
-    const sl = spec ? sliderSpec(next, spec) : null;
-    const budget = knob === 'rank' ? Math.max(1, Math.round((sl?.max ?? 32) / 2)) : knob === 'sparsity' ? 50 : knob === 'kv' ? 4 : knob === 'format' && a.strategy === 'solve' ? 4.5 : Math.min(a.budget, sl?.max ?? a.budget);
-    const strategy = knob.startsWith('drop-') && (a.strategy === 'uniform' || a.strategy === 'solve') ? 'ranked' : a.strategy;
-    patchAllocation(workbench, { knob, budget, strategy });
+    if (!spec) return;
+    const offered = strategiesFor(knob);
+    const strategy = offered.includes(a.strategy) ? a.strategy : offered.includes('ranked') && a.strategy !== 'uniform' ? 'ranked' : offered[0];
+    patchAllocation(workbench, { knob, strategy, budget: defaultBudget({ ...a, knob, strategy }, spec) });
   };
   const setStrategy = (strategy: StrategyName) => {
-    const budget = strategy === 'solve' ? 4.5 : a.strategy === 'solve' ? 2 : a.budget;
-    patchAllocation(workbench, { strategy, budget });
+    if (!spec) return;
+    const next = { ...a, strategy };
+    // keep the slider's value when its meaning does not change
+    const same = JSON.stringify(sliderSpec(next, spec)) === JSON.stringify(sliderSpec(a, spec));
+    patchAllocation(workbench, { strategy, budget: same ? a.budget : defaultBudget(next, spec) });
   };
-  const usesStrategy = knobUsesStrategy(a.knob);
+  const usesStrategy = knobUsesStrategy(a.knob, a.strategy);
+  const paramsBudget = usesParamsBudget(a);
+  const info1 = strategyInfo(a.knob, a.strategy);
   const stale = a.plan !== null && a.planSerial !== serial;
 
   return (
@@ -417,22 +423,12 @@ export function AllocationPanel() {
                 {ALLOCATION_KNOBS.map((k) => <option key={k.id} value={k.id}>{k.label}</option>)}
               </select>
             </label>
-            {usesStrategy ? (
-              <label>
-                strategy{' '}
-                <select value={a.strategy} onChange={(e) => setStrategy(e.target.value as StrategyName)} data-testid="alloc-strategy">
-                  {STRATEGIES.filter((s) => a.knob === 'format' || (s !== 'uniform' && s !== 'solve')).map((s) => <option key={s} value={s}>{s}</option>)}
-                </select>
-              </label>
-            ) : null}
-            {usesStrategy && (a.strategy === 'ranked' || a.strategy === 'reverse') ? (
-              <label>
-                metric{' '}
-                <select value={a.metric} onChange={(e) => patchAllocation(workbench, { metric: e.target.value })} data-testid="alloc-metric">
-                  {(metricIds.includes(a.metric) ? metricIds : [a.metric, ...metricIds]).map((m) => <option key={m} value={m}>{m}</option>)}
-                </select>
-              </label>
-            ) : null}
+            <label>
+              strategy{' '}
+              <select value={a.strategy} onChange={(e) => setStrategy(e.target.value as StrategyName)} data-testid="alloc-strategy">
+                {strategiesFor(a.knob).map((x) => <option key={x} value={x}>{x}</option>)}
+              </select>
+            </label>
             {a.knob === 'format' && a.strategy !== 'solve' ? (
               <label>
                 {a.strategy === 'uniform' ? 'format' : 'kept blocks at'}{' '}
@@ -449,13 +445,9 @@ export function AllocationPanel() {
                 </select>
               </label>
             ) : null}
-            {usesStrategy && a.strategy === 'random' ? (
-              <label>
-                seed{' '}
-                <input type="number" value={a.seed} onChange={(e) => patchAllocation(workbench, { seed: Math.round(Number(e.target.value) || 0) })} style={{ width: '5em' }} data-testid="alloc-seed" />
-              </label>
-            ) : null}
+            <StrategyOptions a={a} metricIds={metricIds} />
           </div>
+          {info1 ? <p className="muted small" data-testid="alloc-strategy-info">{info1}</p> : null}
           {slider && slider.max > slider.min ? (
             <div className="row">
               <label>
@@ -473,16 +465,25 @@ export function AllocationPanel() {
               <span className="mono" data-testid="alloc-budget-value">{a.budget}</span>
             </div>
           ) : null}
-          <p className="mono" data-testid="alloc-estimate" data-bytes={previewSize ? String(previewSize.bytes) : ''} data-bpw={previewSize ? String(previewSize.bitsPerWeight) : ''} aria-live="polite">
-            {a.knob === 'format' && a.strategy === 'solve'
-              ? `budget ${a.budget} bits per weight over the block matrices (the solver picks formats per block from the measured quantization sensitivity)`
+          <p
+            className="mono"
+            data-testid="alloc-estimate"
+            data-bytes={previewSize ? String(previewSize.bytes) : ''}
+            data-bpw={previewSize ? String(previewSize.bitsPerWeight) : ''}
+            data-params={previewSize ? String(previewSize.paramRatio) : ''}
+            aria-live="polite"
+          >
+            {a.strategy === 'solve'
+              ? `budget ${a.budget} ${paramsBudget ? "of the blocks' linear-weight parameters" : 'bits per weight over the block matrices'} (the solver picks ${a.knob === 'mixed' ? 'keep / drop / format / rank' : 'formats'} per block from the sensitivity measured on the calibration text)`
               : previewSize
-                ? `this setting: ${fmtBytes(previewSize.bytes)} (from ${fmtBytes(previewSize.baseBytes)}), ${previewSize.bitsPerWeight.toFixed(3)} bits per weight over the weight matrices, embeddings included (from ${previewSize.baseBitsPerWeight.toFixed(3)})${previewSize.droppedParams ? `, ${fmtParams(previewSize.droppedParams)} parameters dropped` : ''}`
-                : '—'}
+                ? `this setting: ${sizeLine(previewSize, a.knob === 'rank' || a.knob === 'sparsity' || paramsBudget)}${paramsBudget ? ` (budget ${a.budget})` : ''}`
+                : paramsBudget
+                  ? `budget: parameter ratio ${a.budget} (the ${a.strategy === 'drank' ? 'effective ranks' : 'outlier ratios'} are measured on "Make plan"; run the weights metric in Importance for a live size)`
+                  : '—'}
           </p>
           <div className="row">
             <button type="button" className="primary" disabled={job !== null} onClick={() => void makePlan()} data-testid="alloc-make">
-              {usesStrategy ? 'Make plan' : 'Apply to every block'}
+              {usesStrategy || a.strategy !== 'uniform' ? 'Make plan' : 'Apply to every block'}
             </button>
             <button type="button" disabled={!a.running} onClick={() => void cancelJob()}>Cancel</button>
             <button type="button" disabled={a.past.length === 0} onClick={() => undoPlan(workbench)} data-testid="alloc-undo" aria-keyshortcuts="Control+Z" title="Undo (Ctrl+Z)">Undo</button>
@@ -496,8 +497,8 @@ export function AllocationPanel() {
           <BrushPicker />
           <PlanGrid />
           {planSize ? (
-            <p className="mono" data-testid="alloc-plan-size" data-bytes={String(planSize.bytes)} data-bpw={String(planSize.bitsPerWeight)}>
-              plan: {fmtBytes(planSize.bytes)}, {planSize.bitsPerWeight.toFixed(3)} bits per weight{planSize.droppedParams ? `, ${fmtParams(planSize.droppedParams)} parameters dropped` : ''}
+            <p className="mono" data-testid="alloc-plan-size" data-bytes={String(planSize.bytes)} data-bpw={String(planSize.bitsPerWeight)} data-params={String(planSize.paramRatio)}>
+              plan: {sizeLine(planSize, false)}
               {planSize.fallbacks.length ? `; ${planSize.fallbacks.length} fallback${planSize.fallbacks.length === 1 ? '' : 's'} (row length does not fit the block size: hover a cell)` : ''}
             </p>
           ) : null}

@@ -2,12 +2,14 @@
 // `layerlab compare`) and shows original vs modified: the generated text from one prompt and seed side by
 // side with the first divergence marked, mean NLL and perplexity, KL(original || modified), top-1
 // agreement, the per-token KL over the evaluation text as a heatmap with the tokens under it, size and
-// speed. Every run is kept under a name and the kept runs are shown together in one table.
+// speed. Every run is kept under a name and the kept runs are shown together in one table (NLL, ppl full
+// and chunked, KL, top-1, bits per weight, resident bytes, prefill / decode tok/s, K/V cache bits per
+// token; rename, remove) with a chart of KL against bits per weight over them (src/viz ScatterChart).
 import { useMemo } from 'react';
-import { commitPlan, patchCompare, removeRun, renameRun, splitAtDivergence, useWorkbench, workbench, type CompareGenSide, type CompareRun } from '../store/index.ts';
+import { commitPlan, klVsBitsPoints, patchCompare, removeRun, renameRun, splitAtDivergence, useWorkbench, workbench, type CompareGenSide, type CompareRun } from '../store/index.ts';
 import { runCompare } from '../actions/compare.ts';
 import { cancelJob } from '../actions/engine.ts';
-import { Heatmap } from '../viz/index.ts';
+import { Heatmap, ScatterChart } from '../viz/index.ts';
 import { displayPiece, pieceLabel } from './pieces.ts';
 import { fmtBytes, fmtRate } from './format.ts';
 import { ErrorBox, Panel, ProgressBar } from './widgets.tsx';
@@ -111,45 +113,82 @@ function RunDetail(props: { run: CompareRun; tokenizerKind: string | undefined; 
   );
 }
 
+const bitsOrDash = (b: number | undefined): string => (b === undefined || !Number.isFinite(b) ? '—' : b.toLocaleString('en-US', { maximumFractionDigits: 0 }));
+
 function RunsTable() {
   const runs = useWorkbench((s) => s.compare.runs);
   const selected = useWorkbench((s) => s.compare.selected);
+  const points = useMemo(() => klVsBitsPoints(runs), [runs]);
   if (runs.length === 0) return null;
+  const first = runs[0];
   return (
-    <div style={{ overflowX: 'auto' }}>
-      <table className="mono" data-testid="cmp-runs">
-        <caption className="chart-caption" style={{ captionSide: 'bottom', textAlign: 'left' }}>
-          What am I looking at: every kept plan against the same original model; lower KL and higher top-1 agreement at fewer bits per weight
-          is the better trade (as in Layer-Wise Quantization, arXiv 2406.17415; drops as in ShortGPT, arXiv 2403.03853, and LLM-Drop, arXiv 2406.15786).
-        </caption>
-        <thead>
-          <tr>
-            <th scope="col">plan</th><th scope="col">KL</th><th scope="col">top-1</th><th scope="col">NLL</th><th scope="col">ppl</th>
-            <th scope="col">bits/w</th><th scope="col">resident</th><th scope="col">decode tok/s</th><th scope="col" />
-          </tr>
-        </thead>
-        <tbody>
-          {runs.map((r) => (
-            <tr key={r.id} data-testid="cmp-run-row" data-name={r.name} aria-selected={r.id === selected}>
-              <td>
-                <input value={r.name} aria-label="plan name" onChange={(e) => renameRun(workbench, r.id, e.target.value)} style={{ width: '14em', fontWeight: r.id === selected ? 'bold' : 'normal' }} />
-              </td>
-              <td data-value={String(r.kl)}>{f(r.kl, 5)}</td>
-              <td>{(r.top1 * 100).toFixed(1)}%</td>
-              <td>{f(r.modified.meanNll, 4)}</td>
-              <td>{f(r.modified.ppl, 3)}</td>
-              <td>{r.size ? r.size.matrixBitsPerWeight.toFixed(2) : '—'}</td>
-              <td>{r.size ? fmtBytes(r.size.residentBytes) : '—'}</td>
-              <td>{fmtRate(r.modified.decodeTokensPerSecond)}</td>
-              <td>
-                <button type="button" className="small" onClick={() => patchCompare(workbench, { selected: r.id })} disabled={r.id === selected}>Show</button>{' '}
-                <button type="button" className="small" onClick={() => commitPlan(workbench, r.allocation, r.modelSerial)} title="put this run's plan back in the Allocation panel">Edit plan</button>{' '}
-                <button type="button" className="small" onClick={() => removeRun(workbench, r.id)} aria-label={`remove ${r.name}`}>Remove</button>
-              </td>
+    <div>
+      <div style={{ overflowX: 'auto' }}>
+        <table className="mono" data-testid="cmp-runs">
+          <caption className="chart-caption" style={{ captionSide: 'bottom', textAlign: 'left' }}>
+            What am I looking at: every kept plan against the same original model (first row, from the first kept run): mean NLL and
+            perplexity on the evaluation text (chunked as llama-perplexity when a chunked ctx was set), KL(original ‖ modified) and top-1
+            agreement as llama.cpp's perplexity --kl-divergence, stored bits per weight over the weight matrices, resident bytes, speed,
+            and K/V cache bits per token (packed at the plan's KV bits, 16 unquantized; KVTuner, arXiv 2502.04420). Lower KL and higher
+            top-1 at fewer bits is the better trade (Layer-Wise Quantization, arXiv 2406.17415; drops as in ShortGPT, arXiv 2403.03853,
+            and LLM-Drop, arXiv 2406.15786). Rename a plan in its box.
+          </caption>
+          <thead>
+            <tr>
+              <th scope="col">plan</th><th scope="col">NLL</th><th scope="col">ppl</th><th scope="col">ppl chunked</th><th scope="col">KL</th><th scope="col">top-1</th>
+              <th scope="col">bits/w</th><th scope="col">resident</th><th scope="col">prefill tok/s</th><th scope="col">decode tok/s</th><th scope="col">K/V bits/token</th><th scope="col" />
             </tr>
-          ))}
-        </tbody>
-      </table>
+          </thead>
+          <tbody>
+            <tr data-testid="cmp-run-original" className="muted">
+              <td>original</td>
+              <td>{f(first.base.meanNll, 4)}</td>
+              <td>{f(first.base.ppl, 3)}</td>
+              <td>{first.chunked ? f(first.chunked.base.perplexity, 3) : '—'}</td>
+              <td>0</td>
+              <td>100%</td>
+              <td>—</td>
+              <td>{first.size ? fmtBytes(first.size.baseResidentBytes) : '—'}</td>
+              <td>{fmtRate(first.base.prefillTokensPerSecond)}</td>
+              <td>{fmtRate(first.base.decodeTokensPerSecond)}</td>
+              <td>{bitsOrDash(first.size?.baseKvCacheBitsPerToken)}</td>
+              <td />
+            </tr>
+            {runs.map((r) => (
+              <tr key={r.id} data-testid="cmp-run-row" data-name={r.name} aria-selected={r.id === selected}>
+                <td>
+                  <input defaultValue={r.name} key={r.name} aria-label="plan name" data-testid="cmp-run-name" onBlur={(e) => renameRun(workbench, r.id, e.target.value)} onKeyDown={(e) => { if (e.key === 'Enter') renameRun(workbench, r.id, e.currentTarget.value); }} style={{ width: '14em', fontWeight: r.id === selected ? 'bold' : 'normal' }} />
+                </td>
+                <td data-col="nll" data-value={String(r.modified.meanNll)}>{f(r.modified.meanNll, 4)}</td>
+                <td data-col="ppl" data-value={String(r.modified.ppl)}>{f(r.modified.ppl, 3)}</td>
+                <td data-col="ppl-chunked" data-value={r.chunked ? String(r.chunked.modified.perplexity) : ''} title={r.chunked ? `ctx ${r.chunked.ctx}, ${r.chunked.chunks} chunks` : 'set a chunked ctx before the run'}>{r.chunked ? f(r.chunked.modified.perplexity, 3) : '—'}</td>
+                <td data-col="kl" data-value={String(r.kl)}>{f(r.kl, 5)}</td>
+                <td data-col="top1" data-value={String(r.top1)}>{(r.top1 * 100).toFixed(1)}%</td>
+                <td data-col="bpw" data-value={r.size ? String(r.size.matrixBitsPerWeight) : ''}>{r.size ? r.size.matrixBitsPerWeight.toFixed(2) : '—'}</td>
+                <td data-col="resident" data-value={r.size ? String(r.size.residentBytes) : ''}>{r.size ? fmtBytes(r.size.residentBytes) : '—'}</td>
+                <td data-col="prefill">{fmtRate(r.modified.prefillTokensPerSecond)}</td>
+                <td data-col="decode">{fmtRate(r.modified.decodeTokensPerSecond)}</td>
+                <td data-col="kv" data-value={r.size?.kvCacheBitsPerToken !== undefined ? String(r.size.kvCacheBitsPerToken) : ''}>{bitsOrDash(r.size?.kvCacheBitsPerToken)}</td>
+                <td>
+                  <button type="button" className="small" onClick={() => patchCompare(workbench, { selected: r.id })} disabled={r.id === selected}>Show</button>{' '}
+                  <button type="button" className="small" onClick={() => commitPlan(workbench, r.allocation, r.modelSerial)} title="put this run's plan back in the Allocation panel">Edit plan</button>{' '}
+                  <button type="button" className="small" onClick={() => removeRun(workbench, r.id)} aria-label={`remove ${r.name}`} data-testid="cmp-run-remove">Remove</button>
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </div>
+      {points.length ? (
+        <ScatterChart
+          points={points}
+          title="KL vs bits per weight over the kept plans"
+          caption="What am I looking at: one point per kept plan, KL(original ‖ modified) in nats per token against the stored bits per weight of its weight matrices; the lower left is the better trade. The rate-distortion view of the Layer-Wise Quantization paper (arXiv 2406.17415) and of llama.cpp's quantization tables."
+          xLabel="bits per weight"
+          yLabel="KL (nats / token)"
+          testId="cmp-kl-bpw"
+        />
+      ) : null}
     </div>
   );
 }

@@ -37,7 +37,11 @@ export interface CompareRun {
   klPerToken: number[];
   top1: number;
   top1PerToken: boolean[];
-  size: { residentBytes: number; baseResidentBytes: number; bitsPerWeight: number; matrixBitsPerWeight: number; droppedBytes: number } | null;
+  size: {
+    residentBytes: number; baseResidentBytes: number; bitsPerWeight: number; matrixBitsPerWeight: number; droppedBytes: number;
+    /** K/V cache bits per token position, packed at the plan's bits (apply-weights.ts SizeReport; absent in runs kept before it was recorded). */
+    kvCacheBitsPerToken?: number; baseKvCacheBitsPerToken?: number;
+  } | null;
   chunked: { ctx: number; chunks: number; base: { perplexity: number; nllStdErr: number }; modified: { perplexity: number; nllStdErr: number } } | null;
   generation: { prompt: string; seed: number; base: CompareGenSide; modified: CompareGenSide; firstDivergence: number | null } | null;
   fallbacks: { name: string; from: string; to: string; reason: string }[];
@@ -124,6 +128,11 @@ export function removeRun(s: Api, id: string): void {
 
 export function renameRun(s: Api, id: string, name: string): void {
   s.setState((st) => ({ compare: { ...st.compare, runs: st.compare.runs.map((r) => (r.id === id ? { ...r, name: name.trim() || r.name } : r)) } }));
+}
+
+/** The kept runs as points of KL(original || modified) against stored bits per weight (runs without a size are left out). */
+export function klVsBitsPoints(runs: readonly CompareRun[]): { name: string; x: number; y: number }[] {
+  return runs.filter((r) => r.size !== null && Number.isFinite(r.size.matrixBitsPerWeight) && Number.isFinite(r.kl)).map((r) => ({ name: r.name, x: r.size!.matrixBitsPerWeight, y: r.kl }));
 }
 
 /** Splits generated pieces at the first divergence: [same, the first differing piece, the rest]; null divergence: everything is `same`. */

@@ -6,5 +6,6 @@ export * from './strategies.ts';
 export * from './solve.ts';
 export * from './param-budget.ts';
 export * from './param-strategies.ts';
+export * from './owl-nm.ts';
 export * from './exporters.ts';
 export * from './compare.ts';

@@ -4,6 +4,7 @@
 //          'weights' analysis), D-Rank-style;
 //   owl:   budget params=R [lambda, sparsity method wanda | magnitude]; per-block sparsity from the OWL
 //          outlier ratios (metric 'owl' of 'weights', which needs the calibration text's activations);
+//          method 2:4: the blocks with the fewest outliers take 2:4 until the budget holds (owl-nm.ts);
 //   solve with params=R, rank options or drop kinds: one exact knapsack over keep / formats / drops / rank
 //          options, damages measured on the text ('quant', 'ablation', measureRankSensitivity).
 // Budget spec: comma-separated bpw=X | bytes=N | params=R (one of them) and drop-blocks=N.
@@ -14,6 +15,7 @@ import type { LayerScores } from '../metrics/types.ts';
 import { parseWeightFormat, type Allocation, type DropKind, type SparsityMethod } from './schema.ts';
 import { blockProblem, sensitivityFromAnalysis, solutionToAllocation, solveExact, type BlockProblemOptions, type SensitivityTable } from './solve.ts';
 import { drankAllocation, measureRankSensitivity, owlAllocation } from './param-budget.ts';
+import { owlNmAllocation } from './owl-nm.ts';
 
 export interface ParamsBudget {
   bitsPerWeight?: number;
@@ -64,7 +66,7 @@ export interface ParamsStrategyRequest {
   drop?: string;
   /** Candidate formats for the solver (default: none under params=R, the GGUF ladder otherwise). */
   formats?: string;
-  /** owl: lambda (default 0.08) and method (default wanda). */
+  /** owl: lambda (default 0.08) and method (default wanda; 2:4 per block in OWL order, owl-nm.ts). */
   lambda?: number;
   sparsityMethod?: string;
 }
@@ -88,9 +90,11 @@ export async function allocateParamsStrategy(h: ParamsStrategyHost, r: ParamsStr
       return { allocation: drankAllocation(spec, s.perTensor, budget.params).allocation, scoresUsed: 'erank' };
     }
     const method = (r.sparsityMethod ?? 'wanda') as SparsityMethod;
-    if (method !== 'wanda' && method !== 'magnitude') throw usage(`--sparsity-method must be wanda or magnitude, got "${method}"`);
+    if (method !== 'wanda' && method !== 'magnitude' && method !== '2:4') throw usage(`--sparsity-method must be wanda, magnitude or 2:4, got "${method}"`);
     const s = scores.find((x) => x.metricId === 'owl');
     if (!s) throw new Error('the analysis returned no OWL outlier ratios (metric owl)');
+    // 2:4 has a fixed ratio: OWL's order decides which blocks take it (owl-nm.ts)
+    if (method === '2:4') return { allocation: owlNmAllocation(spec, s.perBlock, budget.params).allocation, scoresUsed: 'owl' };
     return { allocation: owlAllocation(spec, s.perBlock, budget.params, { lambda: r.lambda, method }).allocation, scoresUsed: 'owl' };
   }
   if (r.strategy !== 'solve') throw usage(`strategy "${r.strategy}" does not take a params budget (drank, owl or solve do)`);
