@@ -28,7 +28,7 @@ Commands:
               LIST: comma-separated cos,lim,zd,contrib,cka,weights,ablation,quant,lens,agreement,taylor,fisher,zo or all
   allocate    --model PATH --strategy uniform|ranked|reverse|random|solve|drank|owl --out FILE [--format FMT] [--low FMT --n N]
               [--metric ID] [--seed S] [--budget bpw=X|bytes=N|params=R|drop-blocks=N] [--formats LIST] [--text TEXT | --file FILE]
-              [--ranks 0.25,0.5 --drop attn,mlp,block] (solve: rank / drop options) [--lambda L --sparsity-method wanda|magnitude] (owl)
+              [--ranks 0.25,0.5 --drop attn,mlp,block] (solve: rank / drop options) [--lambda L --sparsity-method wanda|magnitude|2:4] (owl)
   compare     --model PATH --alloc FILE (--text TEXT | --file FILE) [--max-tokens N] [--decode-tokens N] [--ctx N]
               [--prompt TEXT --tokens N [--temperature T --top-k K --top-p P --seed S]]
   export      --model PATH --alloc FILE --to json|llama-quantize|peft|csv|gguf --out FILE [--metrics LIST --text|--file]
