@@ -514,6 +514,8 @@ export function exportOnnx(model: LoadedModel, opts: OnnxExportOptions = {}): On
     metadataProps: [
       { key: 'layerlab.arch', value: s.arch },
       { key: 'layerlab.n_layers', value: String(s.nLayers) },
+      // The graph itself has no position table of this size (RoPE tables are sliced), so the importer reads it here.
+      { key: 'layerlab.context_length', value: String(s.contextLength) },
       { key: 'layerlab.residual_outputs', value: opts.residualOutputs ? 'hidden.-1 (embedding), hidden.<l>.mid, hidden.<l>' : 'none' },
       { key: 'layerlab.weights', value: opts.weights4bit ? 'MatMulNBits 4-bit block 32 for block linears with K % 32 == 0' : 'float32' },
     ],

@@ -61,6 +61,9 @@ for (const c of cases) {
       const s = loaded.model.spec;
       for (const k of ['nLayers', 'dModel', 'dFF', 'vocabSize', 'mlp', 'tiedEmbeddings', 'qkvBias', 'linearBias', 'fusedQkv', 'learnedPositions'] as const) expect(s[k], k).toEqual(native.spec[k]);
       expect(s.norm.kind).toBe(native.spec.norm.kind);
+      // Without the contextLength option the importer reads the exporter's layerlab.context_length.
+      const bare = loadOnnx([{ name: 'model.onnx', bytes: exportOnnx(native, c.opts).bytes }], { tokenizer: native.tokenizer });
+      expect(bare.model.spec.contextLength).toBe(native.spec.contextLength);
       expect([...loaded.model.tensors.keys()].sort()).toEqual([...native.tensors.keys()].sort());
       for (const [name, t] of native.tensors) expectAllClose(tensorToF32(loaded.model.tensors.get(name)!), tensorToF32(t), { atol: 0, rtol: 0 }, name);
     });
