@@ -33,6 +33,7 @@ export function runImportance(): Promise<void> {
           nLayers: r.model.nLayers,
           baseNll: cal.baseNll,
           timings: r.timings,
+          lens: r.lens,
           modelSerial: serial,
           text,
           seconds: (performance.now() - t0) / 1000,

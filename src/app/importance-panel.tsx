@@ -11,6 +11,7 @@ import { Heatmap } from '../viz/index.ts';
 import { pieceLabel } from './pieces.ts';
 import { ErrorBox, Panel, ProgressBar } from './widgets.tsx';
 import { isOnnx, onnxMetricBlocked } from './onnx-features.ts';
+import { LensGrid } from './lens-grid.tsx';
 
 /** The metric groups engine.analyze accepts, as the panel offers them. */
 export const METRIC_GROUPS: { id: string; label: string; cost: string }[] = [
@@ -190,6 +191,7 @@ export function ImportancePanel() {
               />
             </>
           ) : null}
+          {r.lens ? <LensGrid lens={r.lens} inputPieces={r.pieces} kl={r.scores.find((s) => s.metricId === 'lens')?.perToken ?? null} tokenizerKind={kind} /> : null}
           {views.cka ? (
             <Heatmap
               title="CKA between block outputs (layers × layers)"

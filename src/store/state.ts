@@ -7,6 +7,7 @@
 import { createStore } from 'zustand/vanilla';
 import type { ModelInfo } from '../worker/api.ts';
 import type { LayerScores } from '../core/metrics/types.ts';
+import type { LensDetail } from '../core/analysis/lens-detail.ts';
 import type { CatalogEntry } from './catalog.ts';
 import { initialAllocationState, type AllocationState } from './allocation.ts';
 import { initialCompareState, type CompareState } from './compare.ts';
@@ -125,6 +126,8 @@ export interface ImportanceResultState {
   baseNll: number;
   /** Milliseconds per phase, as the engine reports them. */
   timings: Record<string, number>;
+  /** Logit-lens detail (top-k per block and position) when the lens group ran. */
+  lens?: LensDetail | null;
   modelSerial: number;
   text: string;
   seconds: number;
