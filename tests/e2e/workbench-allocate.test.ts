@@ -228,4 +228,57 @@ describe('workbench: allocate, apply and compare', () => {
     expect(Object.values(plan.layers).filter((e) => e.format === 'Q4_0')).toHaveLength(start + 1);
     expect(Number(await page.getAttribute('[data-testid=alloc-plan-size]', 'data-bytes'))).toBe(applyAllocation(model, plan).size.residentBytes);
   }, 120_000);
+
+  it('kept plans: the table has every measure, the KL vs bits chart one point per plan; rename and remove', async () => {
+    const rows = page.locator('[data-testid=cmp-run-row]');
+    expect(await rows.count()).toBe(2);
+    const heads = await page.$$eval('[data-testid=cmp-runs] thead th', (els) => els.map((e) => e.textContent ?? ''));
+    for (const h of ['NLL', 'ppl', 'ppl chunked', 'KL', 'top-1', 'bits/w', 'resident', 'prefill tok/s', 'decode tok/s', 'K/V bits/token']) expect(heads).toContain(h);
+    // the chart's points are the rows' (bits per weight, KL)
+    const cell = async (i: number, col: string) => Number(await rows.nth(i).locator(`td[data-col=${col}]`).getAttribute('data-value'));
+    const pts = await page.$$eval('[data-testid=cmp-kl-bpw] .scatter-point', (els) => els.map((e) => ({ name: e.getAttribute('data-name'), x: Number(e.getAttribute('data-x')), y: Number(e.getAttribute('data-y')) })));
+    expect(pts).toHaveLength(2);
+    for (let i = 0; i < 2; i++) {
+      const name = await rows.nth(i).getAttribute('data-name');
+      expect(pts.find((p) => p.name === name)).toEqual({ name, x: await cell(i, 'bpw'), y: await cell(i, 'kl') });
+    }
+    // K/V bits per token of the original: 16-bit caches of K and V in every layer (f16, as llama.cpp), by hand from the spec
+    const { nLayers, nKvHeads, headDim } = model.spec;
+    expect(await cell(0, 'kv')).toBe(nLayers * 2 * nKvHeads * headDim * 16);
+    await panelShot(page, 'compare', 'workbench-compare-runs.png');
+    // rename (committed on Enter), then remove the first run
+    const box = rows.nth(0).locator('[data-testid=cmp-run-name]');
+    await box.fill('all Q8_0');
+    await box.press('Enter');
+    await page.waitForSelector('[data-testid=cmp-run-row][data-name="all Q8_0"]');
+    expect(await page.locator('[data-testid=cmp-kl-bpw] .scatter-point[data-name="all Q8_0"]').count()).toBe(1);
+    await rows.nth(0).locator('[data-testid=cmp-run-remove]').click();
+    expect(await rows.count()).toBe(1);
+    expect(await page.locator('[data-testid=cmp-kl-bpw] .scatter-point').count()).toBe(1);
+  }, 60_000);
+
+  it('rank in metric order: the ramp around the slider value, from the importance results on the page', async () => {
+    await page.selectOption('[data-testid=alloc-knob]', 'rank');
+    await page.selectOption('[data-testid=alloc-strategy]', 'ranked');
+    expect(await page.textContent('[data-testid=alloc-strategy-info]')).toContain('arXiv 2406.17415');
+    await page.fill('[data-testid=alloc-spread]', '0.5');
+    const v = Number(await page.textContent('[data-testid=alloc-budget-value]'));
+    expect(await page.getAttribute('[data-testid=alloc-estimate]', 'data-params')).not.toBe('1');
+    await page.click('[data-testid=alloc-make]');
+    await page.waitForFunction(() => document.querySelector('[data-testid=alloc-note]')?.textContent?.includes('rank painted in'), undefined, { timeout: 60_000 });
+    expect(await page.textContent('[data-testid=alloc-note]')).toContain('the importance results on the page');
+    const plan = (await planJson(page)) as { tensors: Record<string, { rank?: number }> };
+    const ranks = [0, 1, 2, 3, 4].map((l) => plan.tensors[`blk.${l}.attn_q`]?.rank).sort((a, b) => (a ?? 0) - (b ?? 0));
+    // t = 1, 0.5, 0, -0.5, -1 over the order: v (1 + 0.5 t)
+    expect(ranks).toEqual([-1, -0.5, 0, 0.5, 1].map((t) => Math.round(v * (1 + 0.5 * t))));
+    // the live readout said the parameter ratio; the plan's readout does too
+    expect(Number(await page.getAttribute('[data-testid=alloc-plan-size]', 'data-params'))).toBeLessThan(1);
+    // drank and owl offered with their papers
+    await page.selectOption('[data-testid=alloc-strategy]', 'drank');
+    expect(await page.textContent('[data-testid=alloc-strategy-info]')).toContain('D-Rank, arXiv 2509.25622');
+    await page.selectOption('[data-testid=alloc-knob]', 'sparsity');
+    await page.selectOption('[data-testid=alloc-strategy]', 'owl');
+    expect(await page.textContent('[data-testid=alloc-strategy-info]')).toContain('OWL, arXiv 2310.05175');
+    await panelShot(page, 'allocation', 'workbench-allocation-owl.png');
+  }, 120_000);
 });
