@@ -5,6 +5,8 @@
 
 import { patchImportance, workbench } from '../store/index.ts';
 import { engine, isCancelled, runJob, throttledProgress, toUserError } from './engine.ts';
+import { resolveMetricNames } from '../core/analysis/metrics.ts';
+import { applyGroupProgress, finishGroupRows, initialGroupRows, stopGroupRows } from '../core/analysis/progress.ts';
 
 export function runImportance(): Promise<void> {
   return runJob('importance', 'importance', async () => {
@@ -16,15 +18,18 @@ export function runImportance(): Promise<void> {
     const { metrics, maxTokens } = st.importance;
     patchImportance(workbench, { running: true, cancelled: false, error: null, progress: { done: 0, total: 1, what: 'forward with taps' } });
     const t0 = performance.now();
-    const tp = throttledProgress((p) => patchImportance(workbench, { progress: p }));
+    const groups = () => workbench.getState().importance.groups ?? [];
+    const tp = throttledProgress((p) => patchImportance(workbench, { progress: p, groups: applyGroupProgress(groups(), p.what, performance.now()) }));
     try {
       if (metrics.length === 0) throw new Error('choose at least one metric');
+      patchImportance(workbench, { groups: initialGroupRows(resolveMetricNames(metrics)) });
       const r = await engine().analyze({ texts: [text], metrics, maxTokens: Math.min(maxTokens, info.spec.contextLength) }, tp.progress);
       tp.stop();
       const cal = r.calibration;
       patchImportance(workbench, {
         running: false,
         progress: null,
+        groups: finishGroupRows(groups(), r.timings),
         result: {
           scores: r.scores,
           agreement: r.agreement ? { ids: r.agreement.ids, spearman: r.agreement.spearman, kendall: r.agreement.kendall } : null,
@@ -41,8 +46,8 @@ export function runImportance(): Promise<void> {
       });
     } catch (e) {
       tp.stop();
-      if (isCancelled(e)) patchImportance(workbench, { running: false, progress: null, cancelled: true });
-      else patchImportance(workbench, { running: false, progress: null, error: toUserError(e, 'running the importance metrics') });
+      if (isCancelled(e)) patchImportance(workbench, { running: false, progress: null, cancelled: true, groups: stopGroupRows(groups()) });
+      else patchImportance(workbench, { running: false, progress: null, groups: stopGroupRows(groups()), error: toUserError(e, 'running the importance metrics') });
     }
   });
 }

@@ -12,6 +12,7 @@ import { pieceLabel } from './pieces.ts';
 import { ErrorBox, Panel, ProgressBar } from './widgets.tsx';
 import { isOnnx, onnxMetricBlocked } from './onnx-features.ts';
 import { LensGrid } from './lens-grid.tsx';
+import { MetricProgress } from './metric-progress.tsx';
 
 /** The metric groups engine.analyze accepts, as the panel offers them. */
 export const METRIC_GROUPS: { id: string; label: string; cost: string }[] = [
@@ -26,6 +27,8 @@ export const METRIC_GROUPS: { id: string; label: string; cost: string }[] = [
   { id: 'quant', label: 'Quantization sensitivity', cost: 'many extra forwards: slow' },
   { id: 'agreement', label: 'Rank agreement between the metrics', cost: 'free' },
 ];
+
+const GROUP_LABELS: Record<string, string> = { forward: 'Forward passes with taps', ...Object.fromEntries(METRIC_GROUPS.map((g) => [g.id, g.label])) };
 
 /** "Men et al. 2024, arXiv 2403.03853" from a metric's paper field. */
 export function paperShort(id: string): string {
@@ -125,6 +128,7 @@ export function ImportancePanel() {
         </label>
       </div>
       {imp.running ? <ProgressBar progress={imp.progress} label="importance" testId="importance-progress" /> : null}
+      {imp.groups ? <MetricProgress rows={imp.groups} labels={GROUP_LABELS} /> : null}
       {imp.cancelled && !imp.running ? <p className="muted">Cancelled: the page and the model are as they were.</p> : null}
       <ErrorBox error={imp.error} onDismiss={() => patchImportance(workbench, { error: null })} testId="importance-error" />
       {r && views ? (

@@ -8,6 +8,7 @@ import { createStore } from 'zustand/vanilla';
 import type { ModelInfo } from '../worker/api.ts';
 import type { LayerScores } from '../core/metrics/types.ts';
 import type { LensDetail } from '../core/analysis/lens-detail.ts';
+import type { GroupProgressRow } from '../core/analysis/progress.ts';
 import type { CatalogEntry } from './catalog.ts';
 import { initialAllocationState, type AllocationState } from './allocation.ts';
 import { initialCompareState, type CompareState } from './compare.ts';
@@ -136,6 +137,8 @@ export interface ImportanceResultState {
 export interface ImportanceState {
   running: boolean;
   progress: ProgressState | null;
+  /** Per metric group: waiting / running with its steps / done in N ms (the last run's). */
+  groups?: GroupProgressRow[];
   result: ImportanceResultState | null;
   error: UserError | null;
   cancelled: boolean;

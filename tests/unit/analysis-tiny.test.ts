@@ -197,9 +197,20 @@ describe('analysis on a hand-built tiny model', async () => {
     });
     // 2 texts: 2 forwards with taps + cos + 3 L ablations x 2 texts + (L + 1) quant measurements x 2 texts.
     const total = 2 + 1 + 3 * L * 2 + (L + 1) * 2;
-    expect(seen.map((x) => x[0])).toEqual(Array.from({ length: total }, (_, i) => i + 1));
+    // Each group announces itself ("<group> 0/<steps>: started", done unchanged) before its steps.
+    const steps = seen.filter((x) => !x[2].endsWith(': started'));
+    expect(steps.map((x) => x[0])).toEqual(Array.from({ length: total }, (_, i) => i + 1));
     expect(seen.every((x) => x[1] === total)).toBe(true);
-    expect(seen.some((x) => x[2].startsWith('ablation: block 3 skip-mlp'))).toBe(true);
+    expect(seen.filter((x) => x[2].endsWith(': started')).map((x) => [x[0], x[2]])).toEqual([
+      [0, 'forward 0/2: started'],
+      [2, 'cos 0/1: started'],
+      [3, `ablation 0/${3 * L * 2}: started`],
+      [3 + 3 * L * 2, `quant 0/${(L + 1) * 2}: started`],
+    ]);
+    expect(steps[0][2]).toBe('forward 1/2: forward with taps: text 1 of 2');
+    expect(steps[2][2]).toBe('cos 1/1: cos');
+    expect(steps.some((x) => /^ablation \d+\/\d+: ablation: block 3 skip-mlp/.test(x[2]))).toBe(true);
+    expect(steps[total - 1][2]).toMatch(new RegExp(`^quant ${(L + 1) * 2}/${(L + 1) * 2}: `));
     const cancel = { cancelled: false };
     const run = analyze(new CpuBackend(model), model, {
       ids: texts, metrics: ['ablation'], cancel,

@@ -41,6 +41,7 @@ import { plainQmax } from '../quant/plain.ts';
 import { ACT_TAP, CTX_TAP, InputNormAccumulator } from './activations.ts';
 import { lensWithDetail, type LensDetail } from './lens-detail.ts';
 import { GROUPS, resolveMetricNames } from './metrics.ts';
+import { groupWhat } from './progress.ts';
 import { ckaFromScan, contribFromSums, cosFromSums, limFromSums, scanWeightStats, zdFromScan, type ActivationScan } from './scans.ts';
 import type { AnalysisMetricName, AnalysisResult, AnalyzeOptions, CalibrationFacts } from './types.ts';
 
@@ -132,14 +133,18 @@ export async function analyze(backend: Backend, model: LoadedModel, opts: Analyz
     }
   };
 
-  // Progress: one step per forward pass, one per cheap metric.
-  const cheap = groups.filter((g) => g !== 'ablation' && g !== 'quant').length;
-  const total = n + cheap + (has('ablation') ? 3 * L * n : 0) + (has('quant') ? (bits.length + formats.length) * (L + 1) * n : 0);
+  // Progress: one step per forward pass, one per cheap metric; every event names its group and the
+  // group's own steps (src/core/analysis/progress.ts), and a group announces itself before it starts.
+  const stepsOf = (g: string): number => (g === 'forward' ? n : g === 'ablation' ? 3 * L * n : g === 'quant' ? (bits.length + formats.length) * (L + 1) * n : 1);
+  const total = stepsOf('forward') + groups.reduce((a, g) => a + stepsOf(g), 0);
   let done = 0;
-  const tick = (what: string) => {
+  const groupDone: Record<string, number> = {};
+  const tick = (g: string, what: string) => {
     done++;
-    opts.progress?.(done, total, what);
+    groupDone[g] = (groupDone[g] ?? 0) + 1;
+    opts.progress?.(done, total, groupWhat(g, Math.min(groupDone[g], stepsOf(g)), stepsOf(g), what));
   };
+  const start = (g: string) => opts.progress?.(done, total, groupWhat(g, 0, stepsOf(g), 'started'));
 
   // Forwards with taps, one per text.
   const points = new Set<TapPoint>();
@@ -152,6 +157,7 @@ export async function analyze(backend: Backend, model: LoadedModel, opts: Analyz
   if (has('weights')) for (let l = 0; l < L; l++) tapNames.push(CTX_TAP(l), ACT_TAP(l));
   const acc = has('weights') ? new InputNormAccumulator(model) : null;
   const perText: Record<string, Float32Array>[] = [];
+  start('forward');
   const baseLogits: Float32Array[] = [];
   let nllSum = 0;
   let scored = 0;
@@ -168,7 +174,7 @@ export async function analyze(backend: Backend, model: LoadedModel, opts: Analyz
     const keep: Record<string, Float32Array> = {};
     for (let l = 0; l < L; l++) for (const p of points) keep[tapName(l, p)] = r.taps[tapName(l, p)];
     perText.push(keep);
-    tick(`forward with taps: text ${i + 1} of ${n}`);
+    tick('forward', `forward with taps: text ${i + 1} of ${n}`);
   }
   const T = ids.reduce((a, x) => a + x.length, 0);
   const taps: Record<string, Float32Array> = {};
@@ -241,6 +247,7 @@ export async function analyze(backend: Backend, model: LoadedModel, opts: Analyz
   const taylorTerms = async () => (terms ??= (await providerTerms()) ?? taylor.taylorTerms(gradCtx()));
   for (const g of groups) {
     checkCancel(opts.cancel);
+    start(g);
     switch (g) {
       case 'cos':
       case 'lim':
@@ -249,7 +256,7 @@ export async function analyze(backend: Backend, model: LoadedModel, opts: Analyz
         const s = await timed(g, () => tapsMetric(g));
         if (g === 'cos' && n > 1) fixNoFirst(s, textStarts, T);
         scores.push(s);
-        tick(g);
+        tick(g, g);
         break;
       }
       case 'lens': {
@@ -262,13 +269,13 @@ export async function analyze(backend: Backend, model: LoadedModel, opts: Analyz
         lens = r.detail;
         const seen = new Set<number>([...lens.finalTop1, ...lens.topIds.flat(2)]);
         lens.pieces = Object.fromEntries([...seen].sort((a, b) => a - b).map((id) => [String(id), model.tokenizer.piece(id)]));
-        tick('logit lens');
+        tick(g, 'logit lens');
         break;
       }
       case 'zd':
         scores.push(await timed('zd', async () => (opts.weightScanner ? zdFromScan((await scanWeights()).zd) : computeMetric('zd', { nLayers: L, weight }))));
         scanBackends.zd = opts.weightScanner?.backend ?? 'cpu';
-        tick('zd');
+        tick(g, 'zd');
         break;
       case 'weights': {
         await timed('weights', async () => {
@@ -280,22 +287,22 @@ export async function analyze(backend: Backend, model: LoadedModel, opts: Analyz
             scores.push(weightsMetric.compute(ctx, stat, ws));
           }
         });
-        tick('weight statistics');
+        tick(g, 'weight statistics');
         break;
       }
       case 'ablation':
-        scores.push(await timed('ablation', () => ablation.compute({ backend, calib, nLayers: L, cancel: opts.cancel, onForward: tick })));
+        scores.push(await timed('ablation', () => ablation.compute({ backend, calib, nLayers: L, cancel: opts.cancel, onForward: (w) => tick(g, w) })));
         break;
       case 'quant':
         scores.push(
           await timed('quant', () =>
-            quant.compute({ model, calib, makeBackend: opts.makeBackend!, bits, formats, refBits: opts.refBits, cancel: opts.cancel, onForward: tick }),
+            quant.compute({ model, calib, makeBackend: opts.makeBackend!, bits, formats, refBits: opts.refBits, cancel: opts.cancel, onForward: (w) => tick(g, w) }),
           ),
         );
         break;
       case 'taylor':
         scores.push(await timed('taylor', async () => taylor.compute({ get grad() { return (gradModel ??= new GradModel(model)); }, ids }, await taylorTerms())));
-        tick(`first-order Taylor (${terms?.gradientBackend === 'gpu' ? 'GPU' : 'CPU'} gradients)`);
+        tick(g, `first-order Taylor (${terms?.gradientBackend === 'gpu' ? 'GPU' : 'CPU'} gradients)`);
         break;
       case 'fisher': {
         // Per-tensor squared-gradient sums from the injected provider when it serves this model, else the CPU.
@@ -307,7 +314,7 @@ export async function analyze(backend: Backend, model: LoadedModel, opts: Analyz
           return fisher.fromSums(L, sizes, sums);
         });
         scores.push(s);
-        tick(`Fisher (${s.extra?.gradientBackend === 'gpu' ? 'GPU' : 'CPU'} gradients)`);
+        tick(g, `Fisher (${s.extra?.gradientBackend === 'gpu' ? 'GPU' : 'CPU'} gradients)`);
         break;
       }
       case 'zo':
@@ -316,14 +323,14 @@ export async function analyze(backend: Backend, model: LoadedModel, opts: Analyz
             zo.compute({ nLayers: L, loss: zo.backendLoss(backend, ids), exact: await taylorTerms(), eps: opts.zoEps, forwardBackend: backend.info().kind, onProbe: () => checkCancel(opts.cancel) }),
           ),
         );
-        tick('zeroth-order estimate');
+        tick(g, 'zeroth-order estimate');
         break;
       case 'agreement':
         break;
     }
   }
   const agreement = has('agreement') ? await timed('agreement', () => rankAgreement(scores)) : null;
-  if (has('agreement')) tick('rank agreement');
+  if (has('agreement')) tick('agreement', 'rank agreement');
   timings.total = performance.now() - t0;
 
   const refBits = has('quant') ? ((scores.find((s) => s.metricId === 'quant')?.extra as unknown as quant.QuantExtra).refBits) : (opts.refBits ?? null);

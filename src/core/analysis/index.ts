@@ -3,6 +3,7 @@
 // (lens-detail.ts) and the stable JSON report (report.ts).
 export { analyze, calibrationIds, weightLookup } from './analyze.ts';
 export { ANALYSIS_META, ANALYSIS_ORDER, GROUPS, MetricNameError, UNAVAILABLE, resolveMetricNames } from './metrics.ts';
+export { applyGroupProgress, finishGroupRows, groupWhat, initialGroupRows, parseGroupWhat, stopGroupRows, type GroupProgressRow, type GroupStep } from './progress.ts';
 export { ACT_TAP, CTX_TAP, InputNormAccumulator, attentionContext, mlpActivation } from './activations.ts';
 export { lensWithDetail, rowTopK, type LensDetail } from './lens-detail.ts';
 export { REPORT_SCHEMA, metricReport, ranksOf, reportText, toReport, type AnalysisReport, type MetricReport, type BlockEntry, type SublayerEntry } from './report.ts';
