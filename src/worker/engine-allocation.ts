@@ -61,7 +61,7 @@ export interface TextRequest {
 }
 
 export type StrategyName = 'uniform' | 'ranked' | 'reverse' | 'random' | 'solve' | 'drank' | 'owl';
-/** The strategies the Allocation panel offers for formats and drops (drank / owl take a params=R budget: API and CLI). */
+/** The strategies of the format knob (the Allocation panel's full list per knob, with drank / owl and the mixed solve, is src/store/allocation.ts strategiesFor). */
 export const STRATEGIES: readonly StrategyName[] = ['uniform', 'ranked', 'reverse', 'random', 'solve'];
 
 export interface AllocateRequest extends TextRequest {
@@ -84,7 +84,7 @@ export interface AllocateRequest extends TextRequest {
   /** solve: rank options, comma-separated fractions of the break-even rank (the CLI's --ranks), and drop kinds offered to the solver ("attn,mlp,block", the CLI's --drop). */
   ranks?: string;
   dropKinds?: string;
-  /** owl: lambda and sparsity method (wanda | magnitude). */
+  /** owl: lambda and sparsity method (wanda | magnitude | 2:4). */
   lambda?: number;
   sparsityMethod?: string;
 }
