@@ -1,9 +1,10 @@
 // Hugging Face hub downloads: list a repo's files, choose the ones a model needs (one .gguf, or
 // config.json + tokenizer files + *.safetensors), fetch them from
 // https://huggingface.co/<repo>/resolve/main/<file> with byte progress, and keep the bytes in the
-// browser's Cache Storage so that a second visit loads without the network.
+// browser's Cache Storage so that a second visit loads without the network; an interrupted download
+// resumes from the bytes already kept (src/actions/hub-resume.ts).
 
-import { readBody } from '../worker/fetch-bytes.ts';
+import { resumableFetch } from './hub-resume.ts';
 
 export const HUB_ORIGIN = 'https://huggingface.co';
 export const HUB_CACHE = 'layerlab-hub-v1';
@@ -65,29 +66,21 @@ export async function cachedFetch(url: string, onProgress?: (done: number, total
     onProgress?.(b.byteLength, b.byteLength);
     return b;
   }
-  let res: Response;
+  const checkResponse = (res: Response): void => {
+    if (res.status === 401 || res.status === 403) {
+      throw new HubError('gated', `the hub refused ${url} (HTTP ${res.status})`, 'The repo is private or gated: open it on huggingface.co, accept its terms, or download the files and drop them here.');
+    }
+    if (res.status === 404) throw new HubError('not-found', `not found on the hub: ${url}`, 'Check the repo id and the file name (they are case-sensitive).');
+    if (!res.ok) throw new HubError('http', `the hub answered HTTP ${res.status} for ${url}`, 'Try again later.');
+  };
+  // Resumable (src/actions/hub-resume.ts): parts of an interrupted download are kept in the cache and
+  // the next try asks only for the rest (Range); a network interruption is retried twice at once.
   try {
-    res = await fetch(url, { signal, mode: 'cors' });
+    return await resumableFetch(url, { cache, onProgress, signal, checkResponse });
   } catch (e) {
+    if (e instanceof HubError || (e instanceof Error && e.name === 'AbortError')) throw e;
     throw unreachable(url, e);
   }
-  if (res.status === 401 || res.status === 403) {
-    throw new HubError('gated', `the hub refused ${url} (HTTP ${res.status})`, 'The repo is private or gated: open it on huggingface.co, accept its terms, or download the files and drop them here.');
-  }
-  if (res.status === 404) throw new HubError('not-found', `not found on the hub: ${url}`, 'Check the repo id and the file name (they are case-sensitive).');
-  if (!res.ok) throw new HubError('http', `the hub answered HTTP ${res.status} for ${url}`, 'Try again later.');
-  let out: Uint8Array<ArrayBuffer>;
-  try {
-    out = await readBody(res, onProgress);
-  } catch (e) {
-    throw unreachable(url, e);
-  }
-  try {
-    await cache?.put(url, new Response(out, { headers: { 'content-type': 'application/octet-stream' } }));
-  } catch {
-    // A full quota only costs the next visit a download.
-  }
-  return out;
 }
 
 /** The files of a repo (from the hub API, cached like the files). */
