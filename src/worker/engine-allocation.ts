@@ -6,7 +6,8 @@
 // plain-data request; results are plain data (structuredClone-safe).
 //
 //   allocate: strategy (uniform | ranked | reverse | random | solve) -> Allocation JSON (layerlab.allocation/1)
-//   compare:  apply an allocation (src/core/allocation/apply-weights.ts), compare modified vs original on one
+//   compare:  apply an allocation (src/core/allocation/apply-weights.ts; Wanda masks with input norms from the
+//             text, core/allocation/wanda-norms.ts), compare modified vs original on one
 //             text (src/core/allocation/compare.ts: mean NLL, ppl, KL(base||mod), top-1, per-token KL,
 //             prefill/decode tok/s), llama-perplexity-chunked perplexity (--ctx), side-by-side generation
 //             from one prompt and seed with the first divergence (as `layerlab compare --prompt`)
@@ -28,6 +29,7 @@ import {
   allocateParamsStrategy, wantsParamsStrategy,
   type Allocation, type AllocationPlan, type BlockProblemOptions, type Comparison, type DropKind, type OrderOptions, type ParamsStrategyRequest, type TensorReport,
 } from '../core/allocation/index.ts';
+import { needsWandaNorms, wandaInputNorms } from '../core/allocation/wanda-norms.ts';
 import type { ProgressEvent } from './api.ts';
 
 /** What the allocation verbs need from the engine that runs them. */
@@ -392,8 +394,12 @@ export async function compare(h: AllocationHost, req: CompareRequest): Promise<C
   let step = 0;
   const tick = (what: string): void => { check(h); h.progress?.({ done: step++, total: steps, what }); };
   tick('apply allocation');
-  const applied = applyAllocation(model, req.allocation);
   const ids = evalIds(h, req);
+  // Wanda masks score |W_ij| ||X_j||: the input norms come from the evaluation text on the base model
+  // (without them apply-weights.ts would fall back to per-row magnitude).
+  const inputNorms = needsWandaNorms(req.allocation, model.spec) ? await wandaInputNorms(backend, model, ids) : undefined;
+  check(h);
+  const applied = applyAllocation(model, req.allocation, { inputNorms });
   tick('upload modified weights');
   const mod = await h.backendFor(applied.model);
   try {

@@ -8,12 +8,17 @@
 //    renumbered names and ggml types as the plan says (expected by hand from the plan), and the logits of
 //    the file loaded as a model equal the engine's modified model (applyAllocation + CpuBackend with the
 //    drop intervention) within 1e-4; the llama2.c source is refused.
+// 3. Wanda masks in compare use the input norms of the evaluation text: the engine's modified NLL equals
+//    the plan applied with norms computed here by hand (RMS norm of the block's residual taps times the
+//    norm weight, then sqrt of the sum of squares over the tokens), and differs from the per-row-magnitude
+//    fallback.
 import { describe, expect, it } from 'vitest';
 import { Engine } from '../../src/worker/engine.ts';
 import { CpuBackend } from '../../src/core/model/cpu-backend.ts';
 import { CancelledError } from '../../src/core/eval/perplexity.ts';
 import { parseGguf } from '../../src/core/formats/gguf.ts';
 import { GGMLType } from '../../src/core/quant/types.ts';
+import type { LoadedModel } from '../../src/core/formats/types.ts';
 import { applyAllocation, compareModels } from '../../src/core/allocation/index.ts';
 import type { Backend } from '../../src/core/model/backend.ts';
 import { readModelBytes } from '../helpers/models.ts';
@@ -146,5 +151,49 @@ describe('export: the modified model as GGUF, read back', () => {
     await e.load({ kind: 'files', files: [{ name: 'stories260K.bin', bytes: readModelBytes('stories260K/stories260K.bin') }, { name: 'tok512.bin', bytes: readModelBytes('stories260K/tok512.bin') }] }, { backend: 'cpu' });
     const allocation = { schema: 'layerlab.allocation/1', model: { name: 'stories260K', arch: 'llama', nLayers: 5 }, layers: { 2: { drop: 'block' } } };
     await expect(e.exportAllocation({ allocation, to: 'gguf' })).rejects.toThrow(/needs a GGUF source model/);
+  });
+});
+
+describe('compare: Wanda masks get the input norms of the text', () => {
+  const f32 = (m: LoadedModel, name: string): Float32Array => {
+    const t = m.tensors.get(name)!;
+    expect(t.type).toBe(GGMLType.F32);
+    return new Float32Array(t.data.slice().buffer);
+  };
+  /** ||X_j|| of RMSNorm(h) * g over T rows of width C, by hand. */
+  const normsOf = (h: Float32Array, g: Float32Array, T: number, C: number, eps: number): Float32Array => {
+    const s = new Float64Array(C);
+    for (let t = 0; t < T; t++) {
+      let ms = 0;
+      for (let j = 0; j < C; j++) ms += h[t * C + j] ** 2;
+      const r = 1 / Math.sqrt(ms / C + eps);
+      for (let j = 0; j < C; j++) s[j] += (h[t * C + j] * r * g[j]) ** 2;
+    }
+    return Float32Array.from(s, Math.sqrt);
+  };
+
+  it('the modified NLL equals the plan applied with hand-computed norms', async () => {
+    const e = await ggufEngine();
+    const { model, backend } = e.current;
+    const allocation = {
+      schema: 'layerlab.allocation/1', model: { name: 'stories260K', arch: 'llama', nLayers: 5 },
+      tensors: { 'blk.1.ffn_up': { sparsity: { method: 'wanda', ratio: 0.6 } }, 'blk.3.attn_q': { sparsity: { method: 'wanda', ratio: 0.6 } } },
+    };
+    const r = await e.compare({ allocation, text: TEXT, maxTokens: 20, decodeTokens: 0 });
+    expect(r.tensors.find((t) => t.name === 'blk.1.ffn_up')?.notes.join(' ')).toMatch(/Wanda scores with input norms/);
+    const ids = model.tokenizer.encode(TEXT).slice(0, 20);
+    const T = ids.length;
+    const C = model.spec.dModel;
+    const f = await e.forward({ ids, taps: ['blk.1.mid', 'blk.3.in'] });
+    const eps = model.spec.norm.eps;
+    const inputNorms = {
+      'blk.1.ffn_up': normsOf(f.taps['blk.1.mid'], f32(model, 'blk.1.ffn_norm'), T, C, eps),
+      'blk.3.attn_q': normsOf(f.taps['blk.3.in'], f32(model, 'blk.3.attn_norm'), T, C, eps),
+    };
+    const byHand = await compareModels(backend, new CpuBackend(applyAllocation(model, allocation, { inputNorms }).model), ids, { decodeTokens: 0 });
+    expect(r.modified.meanNll).toBeCloseTo(byHand.modified.meanNll, 9);
+    expect(r.kl).toBeCloseTo(byHand.kl, 9);
+    const noNorms = await compareModels(backend, new CpuBackend(applyAllocation(model, allocation).model), ids, { decodeTokens: 0 });
+    expect(Math.abs(noNorms.modified.meanNll - r.modified.meanNll)).toBeGreaterThan(1e-6);
   });
 });
