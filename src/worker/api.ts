@@ -107,6 +107,11 @@ export interface ProgressEvent {
 
 export type ProgressFn = (p: ProgressEvent) => void;
 
+/** What engine.adapterLimits() reports: the device's limits, or why there is no WebGPU device. */
+export type AdapterLimits =
+  | { available: true; adapter: string; software: boolean; limits: { maxStorageBufferBindingSize: number; maxBufferSize: number } }
+  | { available: false; reason: string };
+
 export interface EngineApi {
   load(source: ModelSource, opts?: LoadOptions, progress?: ProgressFn): Promise<ModelInfo>;
   info(): Promise<ModelInfo>;
@@ -127,6 +132,8 @@ export interface EngineApi {
   exportAllocation(req: ExportRequest, progress?: ProgressFn): Promise<ExportResult>;
   /** `layerlab export-onnx` from the page: the loaded model as an .onnx file (bytes transferred); refused for ONNX or too-big models. */
   exportOnnx(req?: OnnxExportRequest): Promise<OnnxExportResponse>;
+  /** The WebGPU adapter's buffer limits (acquires the device once, as load does), for the fit-before-loading estimate. */
+  adapterLimits(): Promise<AdapterLimits>;
   /** Cooperative cancellation of the running job (checked between chunks/steps/layers). */
   cancel(): Promise<void>;
   unload(): Promise<void>;

@@ -17,7 +17,7 @@ import { analyze } from '../core/analysis/analyze.ts';
 import { DeviceTapCapture, GpuAnalysisScanner } from '../gpu/analysis-scans.ts';
 import * as alloc from './engine-allocation.ts';
 import type {
-  AnalysisResult, AnalyzeRequest, EngineApi, ForwardRequest, ForwardResponse, GenerateRequest, GenerateResponse, LoadOptions, ModelInfo,
+  AdapterLimits, AnalysisResult, AnalyzeRequest, EngineApi, ForwardRequest, ForwardResponse, GenerateRequest, GenerateResponse, LoadOptions, ModelInfo,
   ModelSource, OnnxExportRequest, OnnxExportResponse, ProgressFn, TokenizeResult,
 } from './api.ts';
 
@@ -218,6 +218,15 @@ export class Engine implements EngineApi {
     } finally {
       grad?.dispose();
       capture?.release();
+    }
+  }
+
+  async adapterLimits(): Promise<AdapterLimits> {
+    try {
+      const a = await this.device();
+      return { available: true, adapter: a.adapter, software: a.software, limits: { ...a.limits } };
+    } catch (e) {
+      return { available: false, reason: e instanceof Error ? e.message : String(e) };
     }
   }
 
