@@ -449,11 +449,19 @@ export async function exportAllocation(h: AllocationHost, req: ExportRequest): P
     text = scoresCsv((await analysisFor(h, req, metrics)).scores);
   } else if (to === 'gguf') {
     const src = h.sourceFiles?.find((f) => f.name.toLowerCase().endsWith('.gguf'));
-    const applied = applyAllocation(model, allocation);
+    // Wanda masks need input norms: from the request's text when there is one (else per-row magnitude, noted)
+    let inputNorms: Record<string, Float32Array> | undefined;
+    if (needsWandaNorms(allocation, model.spec)) {
+      let ids: number[] | null = null;
+      try { ids = evalIds(h, req); } catch { /* no usable text: the fallback is noted below */ }
+      if (ids && ids.length) inputNorms = await wandaInputNorms(h.backend, model, ids);
+    }
+    const applied = applyAllocation(model, allocation, { inputNorms });
     const r = modifiedModelGguf(src ? { file: parseGguf(src.bytes), bytes: src.bytes } : null, applied.model, applied.interventions);
     const unsupported = applied.plan.kvBits.map((k) => `KV cache bits of block ${k.layer} (K ${k.k}, V ${k.v}): a runtime setting, not stored in GGUF`);
     bytes = r.bytes;
-    extra = { blockCount: r.blockCount, renumber: r.renumber, tensorCount: r.tensorCount, notes: r.notes, fallbacks: applied.plan.fallbacks, unsupported, size: applied.size };
+    const wandaNotes = applied.tensors.filter((t) => t.notes.some((n) => /no input norms given/.test(n))).map((t) => `${t.name}: Wanda mask without input norms (give a text): per-row magnitude`);
+    extra = { blockCount: r.blockCount, renumber: r.renumber, tensorCount: r.tensorCount, notes: [...r.notes, ...wandaNotes], fallbacks: applied.plan.fallbacks, unsupported, size: applied.size };
   } else throw usage(`--to must be json, llama-quantize, peft, csv or gguf, got "${String(to)}"`);
   const size = text !== undefined ? new TextEncoder().encode(text).byteLength : bytes!.byteLength;
   return { to, text, bytes, size, extra };

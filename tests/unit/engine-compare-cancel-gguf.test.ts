@@ -195,5 +195,16 @@ describe('compare: Wanda masks get the input norms of the text', () => {
     expect(r.kl).toBeCloseTo(byHand.kl, 9);
     const noNorms = await compareModels(backend, new CpuBackend(applyAllocation(model, allocation).model), ids, { decodeTokens: 0 });
     expect(Math.abs(noNorms.modified.meanNll - r.modified.meanNll)).toBeGreaterThan(1e-6);
+
+    // the GGUF export takes the norms from its text when it has one, and says so when it has none
+    const withText = await e.exportAllocation({ allocation, to: 'gguf', text: TEXT, maxTokens: 20 });
+    expect((withText.extra.notes as string[]).join('\n')).not.toMatch(/without input norms/);
+    const back = new Engine(async () => null);
+    await back.load({ kind: 'files', files: [{ name: 'w.gguf', bytes: withText.bytes! }] }, { backend: 'cpu', contextLength: 512 });
+    const fb = await back.forward({ ids });
+    const fw = await new CpuBackend(applyAllocation(model, allocation, { inputNorms }).model).forward(ids);
+    expectAllClose(fb.logits, fw.logits, { atol: 1e-4, rtol: 0 });
+    const noText = await e.exportAllocation({ allocation, to: 'gguf' });
+    expect((noText.extra.notes as string[]).join('\n')).toMatch(/blk\.1\.ffn_up: Wanda mask without input norms/);
   });
 });
