@@ -3,7 +3,7 @@
 // model in place (the engine swaps models only after the new one has loaded) and shows the error.
 
 import * as Comlink from 'comlink';
-import type { ModelSource } from '../worker/api.ts';
+import type { BackendChoice, ModelSource } from '../worker/api.ts';
 import {
   catalogEntries, defaultEntry, modelLoaded, parseModelsIndex, patchModel, workbench,
   type CatalogEntry, type UserError,
@@ -65,6 +65,7 @@ async function loadSource(
   label: string,
   key: string | null,
   pageFiles: { name: string; bytes: Uint8Array }[] | null,
+  backend: BackendChoice = 'auto',
 ): Promise<boolean> {
   // A new model makes the running analysis moot: stop it rather than make the user wait.
   const running = workbench.getState().job;
@@ -73,7 +74,7 @@ async function loadSource(
     patchModel(workbench, { loading: { label, progress: null }, error: null, status: workbench.getState().model.info ? 'ready' : 'loading' });
     const tp = throttledProgress((p) => patchModel(workbench, { loading: { label, progress: p } }));
     try {
-      const info = await engine().load(source, { backend: 'auto' }, tp.progress);
+      const info = await engine().load(source, { backend }, tp.progress);
       tp.stop();
       modelLoaded(workbench, info, label, key);
     } catch (e) {
@@ -97,7 +98,7 @@ export function loadDefault(): Promise<boolean> {
 }
 
 /** Local files (drop or picker; folders arrive as their files). */
-export async function loadLocalFiles(list: File[]): Promise<boolean> {
+export async function loadLocalFiles(list: File[], backend: BackendChoice = 'auto'): Promise<boolean> {
   if (list.length === 0) return false;
   const label = list.length === 1 ? list[0].name : `${list.length} files (${list.map((f) => f.name).slice(0, 3).join(', ')}${list.length > 3 ? ', ...' : ''})`;
   let files: { name: string; bytes: Uint8Array }[];
@@ -112,13 +113,13 @@ export async function loadLocalFiles(list: File[]): Promise<boolean> {
   const total = files.reduce((a, f) => a + f.bytes.byteLength, 0);
   const source: ModelSource = { kind: 'files', files };
   if (total > COPY_LIMIT) {
-    return loadSource(Comlink.transfer(source, files.map((f) => f.bytes.buffer as ArrayBuffer)), label, null, null);
+    return loadSource(Comlink.transfer(source, files.map((f) => f.bytes.buffer as ArrayBuffer)), label, null, null, backend);
   }
-  return loadSource(source, label, null, files);
+  return loadSource(source, label, null, files, backend);
 }
 
 /** A Hugging Face repo (one .gguf, or config.json + tokenizer.json + safetensors), cached for the next visit. */
-export async function loadFromHub(rawRepo: string, rawFile: string): Promise<boolean> {
+export async function loadFromHub(rawRepo: string, rawFile: string, backend: BackendChoice = 'auto'): Promise<boolean> {
   const label = `${rawRepo.trim()}${rawFile.trim() ? `/${rawFile.trim()}` : ''} (Hugging Face)`;
   patchModel(workbench, { loading: { label, progress: null }, error: null });
   let fetched: Awaited<ReturnType<typeof fetchHubModel>>;
@@ -131,9 +132,9 @@ export async function loadFromHub(rawRepo: string, rawFile: string): Promise<boo
   const total = fetched.files.reduce((a, f) => a + f.bytes.byteLength, 0);
   const source: ModelSource = { kind: 'files', files: fetched.files };
   if (total > COPY_LIMIT) {
-    return loadSource(Comlink.transfer(source, fetched.files.map((f) => f.bytes.buffer as ArrayBuffer)), label, `hf:${fetched.repo}`, null);
+    return loadSource(Comlink.transfer(source, fetched.files.map((f) => f.bytes.buffer as ArrayBuffer)), label, `hf:${fetched.repo}`, null, backend);
   }
-  return loadSource(source, label, `hf:${fetched.repo}`, fetched.files);
+  return loadSource(source, label, `hf:${fetched.repo}`, fetched.files, backend);
 }
 
 /** Collects the files of dropped items, walking dropped folders (Chrome's webkitGetAsEntry). */

@@ -6,6 +6,7 @@ import { patchModel, useWorkbench, workbench } from '../store/index.ts';
 import { loadEntry, loadFromHub, loadLocalFiles } from '../actions/load-model.ts';
 import { fmtBytes, fmtInt, fmtParams } from './format.ts';
 import { ErrorBox, Panel, ProgressBar } from './widgets.tsx';
+import { FitCheckSection } from './fit-check.tsx';
 
 const DEFAULT_BINDING = 128 * 1024 * 1024;
 
@@ -186,7 +187,8 @@ export function ModelPanel() {
           Fetch and load
         </button>
       </form>
-      <p className="muted small-print">Downloads are kept in this browser's Cache Storage, so a second visit loads without the network.</p>
+      <p className="muted small-print">Downloads are kept in this browser's Cache Storage, so a second visit loads without the network; an interrupted download resumes from the bytes already kept.</p>
+      <FitCheckSection busy={busy} />
     </Panel>
   );
 }
