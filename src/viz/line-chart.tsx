@@ -7,6 +7,7 @@ import { useId, useMemo, useRef, useState, type KeyboardEvent } from 'react';
 import { line as d3line, scaleLinear, schemeTableau10 } from 'd3';
 import { finiteExtent, shortNumber } from './scales.ts';
 import { useWidth } from './use-width.ts';
+import { Axes } from './axes.tsx';
 
 export interface LineSeries {
   name: string;
@@ -86,21 +87,7 @@ export function LineChart(props: LineChartProps) {
       >
         <svg width={width} height={height} role="img" aria-label={title}>
           <g transform={`translate(${m.left},${m.top})`}>
-            {y.ticks(5).map((t) => (
-              <g key={`y${t}`} className="axis" transform={`translate(0,${y(t)})`}>
-                <line x2={innerW} className="grid" />
-                <text x={-8} dy="0.35em" textAnchor="end">{shortNumber(t)}</text>
-              </g>
-            ))}
-            {x.ticks(Math.min(10, Math.max(2, Math.floor(innerW / 70)))).map((t) => (
-              <g key={`x${t}`} className="axis" transform={`translate(${x(t)},${innerH})`}>
-                <line y2={6} className="tick" />
-                <text y={10} dy="0.9em" textAnchor="middle">{shortNumber(t)}</text>
-              </g>
-            ))}
-            <line x1={0} x2={innerW} y1={innerH} y2={innerH} className="axis-line" />
-            <text className="axis-label" x={innerW / 2} y={innerH + 42} textAnchor="middle">{xLabel}</text>
-            <text className="axis-label" transform={`translate(${-50},${innerH / 2}) rotate(-90)`} textAnchor="middle">{yLabel}</text>
+            <Axes x={x} y={y} innerW={innerW} innerH={innerH} xLabel={xLabel} yLabel={yLabel} />
             {series.map((s, i) => (
               <g key={s.name}>
                 <path d={path(s.points) ?? ''} fill="none" stroke={colorOf(i)} strokeWidth={2.5} strokeDasharray={s.dashed ? '6 4' : undefined} />

@@ -7,8 +7,9 @@
 
 import { useId, useRef, useState, type KeyboardEvent } from 'react';
 import { scaleLinear, schemeTableau10 } from 'd3';
-import { finiteExtent, shortNumber } from './scales.ts';
+import { finiteExtent } from './scales.ts';
 import { useWidth } from './use-width.ts';
+import { Axes } from './axes.tsx';
 
 export interface ScatterPoint {
   /** Unique key and label shown beside the point. */
@@ -62,21 +63,7 @@ export function ScatterChart(props: ScatterChartProps) {
       <div ref={wrap} className="chart-area" tabIndex={0} role="group" aria-labelledby={`${uid}-t`} onKeyDown={onKey} onBlur={() => setHover(null)} onMouseLeave={() => setHover(null)}>
         <svg width={width} height={height} role="img" aria-label={title}>
           <g transform={`translate(${m.left},${m.top})`}>
-            {y.ticks(5).map((t) => (
-              <g key={`y${t}`} className="axis" transform={`translate(0,${y(t)})`}>
-                <line x2={innerW} className="grid" />
-                <text x={-8} dy="0.35em" textAnchor="end">{shortNumber(t)}</text>
-              </g>
-            ))}
-            {x.ticks(Math.min(10, Math.max(2, Math.floor(innerW / 70)))).map((t) => (
-              <g key={`x${t}`} className="axis" transform={`translate(${x(t)},${innerH})`}>
-                <line y2={6} className="tick" />
-                <text y={10} dy="0.9em" textAnchor="middle">{shortNumber(t)}</text>
-              </g>
-            ))}
-            <line x1={0} x2={innerW} y1={innerH} y2={innerH} className="axis-line" />
-            <text className="axis-label" x={innerW / 2} y={innerH + 42} textAnchor="middle">{xLabel}</text>
-            <text className="axis-label" transform={`translate(${-50},${innerH / 2}) rotate(-90)`} textAnchor="middle">{yLabel}</text>
+            <Axes x={x} y={y} innerW={innerW} innerH={innerH} xLabel={xLabel} yLabel={yLabel} />
             {points.map((p, i) => (
               <g key={p.name} transform={`translate(${x(p.x)},${y(p.y)})`} onMouseEnter={() => setHover(i)} data-name={p.name} data-x={p.x} data-y={p.y} className="scatter-point">
                 <circle r={hover === i ? 7 : 5} fill={colorOf(i)} />
