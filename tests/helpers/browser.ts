@@ -6,7 +6,7 @@
 // --enable-unsafe-webgpu. Chromium is Debian's (/usr/bin/chromium, or LAYERLAB_CHROMIUM); nothing is downloaded.
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { build, createServer } from 'vite';
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { modelsDir, repoRoot } from './models.ts';
 import { startStaticServer, type StaticServer } from './static-server.ts';
@@ -52,12 +52,39 @@ function newestMtime(path: string): number {
   return m;
 }
 
-/** Builds dist/ with `vite build` unless it is newer than the sources, the shaders and the configs. */
-export async function ensureBuilt(): Promise<string> {
+function distIsFresh(): boolean {
   const inputs = ['src', 'shaders', 'scripts', 'index.html', 'vite.config.ts', 'package.json'].map((p) => newestMtime(join(repoRoot, p)));
   const built = existsSync(join(distDir, 'index.html')) ? statSync(join(distDir, 'index.html')).mtimeMs : 0;
-  if (built > Math.max(...inputs) && existsSync(join(distDir, 'ort'))) return distDir;
-  await build({ root: repoRoot, configFile: join(repoRoot, 'vite.config.ts'), logLevel: 'error', build: { outDir: distDir, emptyOutDir: true } });
+  return built > Math.max(...inputs) && existsSync(join(distDir, 'ort'));
+}
+
+const buildLock = join(repoRoot, 'dist.lock');
+const LOCK_STALE_MS = 10 * 60_000;
+
+/**
+ * Builds dist/ with `vite build` unless it is newer than the sources, the shaders and the configs.
+ * Test files run in parallel workers (separate processes), so the build is serialised by a lock
+ * directory (mkdir is atomic): one worker builds, the others wait and then find dist/ fresh. A lock
+ * older than ten minutes is taken to be left by a killed run and removed.
+ */
+export async function ensureBuilt(): Promise<string> {
+  if (distIsFresh()) return distDir;
+  for (;;) {
+    try {
+      mkdirSync(buildLock);
+      break;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      const held = statSync(buildLock, { throwIfNoEntry: false });
+      if (held && Date.now() - held.mtimeMs > LOCK_STALE_MS) rmSync(buildLock, { recursive: true, force: true });
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  }
+  try {
+    if (!distIsFresh()) await build({ root: repoRoot, configFile: join(repoRoot, 'vite.config.ts'), logLevel: 'error', build: { outDir: distDir, emptyOutDir: true } });
+  } finally {
+    rmSync(buildLock, { recursive: true, force: true });
+  }
   return distDir;
 }
 
