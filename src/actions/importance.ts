@@ -6,7 +6,7 @@
 import { patchImportance, workbench } from '../store/index.ts';
 import { engine, isCancelled, runJob, throttledProgress, toUserError } from './engine.ts';
 import { resolveMetricNames } from '../core/analysis/metrics.ts';
-import { applyGroupProgress, finishGroupRows, initialGroupRows, stopGroupRows } from '../core/analysis/progress.ts';
+import { applyGroupProgress, finishGroupRows, initialGroupRows, parseGroupWhat, stopGroupRows } from '../core/analysis/progress.ts';
 
 export function runImportance(): Promise<void> {
   return runJob('importance', 'importance', async () => {
@@ -19,7 +19,12 @@ export function runImportance(): Promise<void> {
     patchImportance(workbench, { running: true, cancelled: false, error: null, progress: { done: 0, total: 1, what: 'forward with taps' } });
     const t0 = performance.now();
     const groups = () => workbench.getState().importance.groups ?? [];
-    const tp = throttledProgress((p) => patchImportance(workbench, { progress: p, groups: applyGroupProgress(groups(), p.what, performance.now()) }));
+    // The overall bar shows the step's detail; the per-group list reads the group from the full text.
+    const tp = throttledProgress((p) => {
+      const step = parseGroupWhat(p.what);
+      const what = step ? (step.detail === 'started' ? `${step.group}: starting` : step.detail) : p.what;
+      patchImportance(workbench, { progress: { ...p, what }, groups: applyGroupProgress(groups(), p.what, performance.now()) });
+    });
     try {
       if (metrics.length === 0) throw new Error('choose at least one metric');
       patchImportance(workbench, { groups: initialGroupRows(resolveMetricNames(metrics)) });

@@ -19,7 +19,7 @@ export function LensGrid(props: { lens: LensDetail; inputPieces: string[]; kl?: 
   const C = g.positions.length;
   if (L === 0 || C === 0) return null;
   const cur = { l: Math.min(at.l, L - 1), c: Math.min(at.c, C - 1) };
-  const onKey = (e: KeyboardEvent<HTMLDivElement>) => {
+  const onKey = (e: KeyboardEvent<HTMLTableElement>) => {
     const d = { ArrowUp: [-1, 0], ArrowDown: [1, 0], ArrowLeft: [0, -1], ArrowRight: [0, 1], Home: [0, -C], End: [0, C] }[e.key];
     if (!d) return;
     e.preventDefault();
@@ -37,17 +37,17 @@ export function LensGrid(props: { lens: LensDetail; inputPieces: string[]; kl?: 
           {C < lens.finalTop1.length ? ` First ${C} of ${lens.finalTop1.length} positions.` : ''}
         </span>
       </figcaption>
-      <div
-        tabIndex={0}
-        role="grid"
-        aria-label="Logit lens grid: arrow keys move between blocks and positions"
-        aria-rowcount={L + 2}
-        aria-colcount={C + 1}
-        onKeyDown={onKey}
-        style={{ overflowX: 'auto', maxWidth: '100%' }}
-        data-testid="lens-grid-table"
-      >
-        <table style={{ borderCollapse: 'collapse' }}>
+      <div style={{ overflowX: 'auto', maxWidth: '100%' }}>
+        <table
+          tabIndex={0}
+          role="grid"
+          aria-label="Logit lens grid: arrow keys move between blocks and positions"
+          aria-rowcount={L + 2}
+          aria-colcount={C + 1}
+          onKeyDown={onKey}
+          style={{ borderCollapse: 'collapse' }}
+          data-testid="lens-grid-table"
+        >
           <tbody>
             {g.cells.map((row, l) => (
               <tr key={l} role="row">

@@ -108,6 +108,30 @@ describe('workbench: first screen, bad files, hub, keyboard', () => {
       else expect(Math.abs(v - want), `${cpuAnalysis.scores[r].metricId} L${c}: page ${v}, CPU ${want}`).toBeLessThanOrEqual(1e-4 + 1e-4 * Math.abs(want));
     }
 
+    // The logit-lens grid: the last block's top token at each shown position equals the same analysis on
+    // the CPU engine (the CLI's code), where its top two are not a near tie; its probability to 1e-3.
+    const lens = cpuAnalysis.lens!;
+    const last = lens.topIds.length - 1;
+    const lensCells = await page.$$eval(`[data-testid=lens-grid] td[data-testid^="lens-cell-${last}-"]`, (els) =>
+      els.map((e) => ({ t: Number(e.getAttribute('data-testid')!.split('-').pop()), id: Number(e.getAttribute('data-token')), p: Number(e.getAttribute('data-prob')) })),
+    );
+    expect(lensCells.length).toBe(Math.min(64, lens.finalTop1.length));
+    let compared = 0;
+    for (const { t, id, p } of lensCells) {
+      const [p1, p2] = lens.topProbs[last][t];
+      expect(Math.abs(p - p1), `lens L${last} t${t}`).toBeLessThanOrEqual(1e-3);
+      if (p1 - p2 < 1e-3) continue;
+      expect(id, `lens L${last} t${t}`).toBe(lens.topIds[last][t][0]);
+      compared++;
+    }
+    expect(compared).toBeGreaterThan(lensCells.length / 2);
+    console.log(`[workbench e2e] lens grid: ${compared} of ${lensCells.length} last-block top tokens compared with the CPU analysis`);
+    // Progress per metric: after the run, every group's line says done.
+    const states = await page.$$eval('[data-testid=metric-progress] li', (els) => els.map((e) => e.getAttribute('data-state')));
+    expect(states.length).toBe(DEFAULT_IMPORTANCE_METRICS.length + 1);
+    expect(states.every((x) => x === 'done')).toBe(true);
+    expect(await page.textContent('[data-testid=metric-progress-lens]')).toMatch(/done in \d+\.\d+ s/);
+
     // The startup greedy continuation of the default prompt, streamed, equals the CPU engine's.
     await page.waitForSelector('[data-testid=gen-output][data-done=true]', { timeout: 240_000 });
     at(`generation done (${await page.textContent('[data-testid=gen-rate]')})`);
@@ -257,5 +281,9 @@ describe('workbench: first screen, bad files, hub, keyboard', () => {
     expect(await page.locator('[data-testid=importance-error]').count()).toBe(0);
     expect(await page.textContent('[data-testid=importance-result]')).toContain('64 tokens');
     expect(await page.textContent('[data-testid=importance-result]')).not.toContain('computed on another model');
+    // Progress per metric: the finished run's lines all say done (quant was unchecked: not listed).
+    const states = await page.$$eval('[data-testid=metric-progress] li', (els) => els.map((e) => [e.getAttribute('data-testid'), e.getAttribute('data-state')]));
+    expect(states.some(([id]) => id === 'metric-progress-quant')).toBe(false);
+    expect(states.every(([, st]) => st === 'done')).toBe(true);
   }, 420_000);
 });
