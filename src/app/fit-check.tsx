@@ -66,13 +66,16 @@ export function FitCheckSection(props: { busy: boolean }) {
       />
       {checking ? <p className="muted">Reading the headers…</p> : null}
       {error ? (
-        <p className="fact warn" role="alert" data-testid="fit-check-error">
+        <p role="alert" data-testid="fit-check-error" style={{ color: 'var(--bad)' }}>
           Could not check: {error}
         </p>
       ) : null}
       {checked && e ? (
         <div data-testid="fit-check-result" data-verdict={e.verdict}>
-          <p className={e.verdict === 'gpu' ? 'fact ok' : 'fact warn'} data-testid="fit-check-text">
+          <p
+            data-testid="fit-check-text"
+            style={{ borderLeft: `4px solid var(${e.verdict === 'gpu' ? '--ok' : e.verdict === 'too-big' ? '--bad' : '--warn'})`, paddingLeft: 8, color: `var(${e.verdict === 'gpu' ? '--ok' : e.verdict === 'too-big' ? '--bad' : '--warn'})`, fontWeight: 600 }}
+          >
             {e.text}
           </p>
           <p className="muted small-print">

@@ -126,6 +126,19 @@ describe('workbench: first screen, bad files, hub, keyboard', () => {
     }
     expect(compared).toBeGreaterThan(lensCells.length / 2);
     console.log(`[workbench e2e] lens grid: ${compared} of ${lensCells.length} last-block top tokens compared with the CPU analysis`);
+    await page.locator('[data-testid=lens-grid]').screenshot({ path: `${shots}/lens-grid.png` });
+    // Will it fit? before loading: the GGUF's tensor table from its header; token_embd [512, 64] f32 =
+    // 128 KiB (hand count) is its largest tensor, far under any binding limit.
+    await page.setInputFiles('[data-testid=fit-check-input]', {
+      name: 'stories260K.gguf',
+      mimeType: 'application/octet-stream',
+      buffer: Buffer.from(readModelBytes('stories260K-gguf/stories260K.gguf')),
+    });
+    await page.waitForSelector('[data-testid=fit-check-result]', { timeout: 60_000 });
+    expect(await page.getAttribute('[data-testid=fit-check-result]', 'data-verdict')).toBe('gpu');
+    expect(await page.textContent('[data-testid=fit-check-text]')).toMatch(/^fits on the GPU: largest tensor token_embd\.weight 128\.0 KiB vs binding limit [\d.]+ [MG]iB/);
+    await page.locator('[data-testid=fit-check]').screenshot({ path: `${shots}/fit-check.png` });
+    await page.click('[data-testid=fit-check] button:has-text("Dismiss")');
     // Progress per metric: after the run, every group's line says done.
     const states = await page.$$eval('[data-testid=metric-progress] li', (els) => els.map((e) => e.getAttribute('data-state')));
     expect(states.length).toBe(DEFAULT_IMPORTANCE_METRICS.length + 1);
