@@ -20,7 +20,9 @@ export function MetricProgress(props: { rows: GroupProgressRow[]; labels: Record
     <ul className="metric-progress" aria-label="Progress per metric" data-testid="metric-progress" style={{ listStyle: 'none', padding: 0, margin: '6px 0' }}>
       {rows.map((r) => (
         <li key={r.id} data-testid={`metric-progress-${r.id}`} data-state={r.state} style={{ display: 'flex', gap: 8, alignItems: 'center', opacity: r.state === 'waiting' ? 0.6 : 1 }}>
-          <span style={{ minWidth: '16em' }}>{labels[r.id] ?? r.id}</span>
+          <span title={labels[r.id] ?? r.id} style={{ flex: '0 0 22em', overflow: 'hidden', textOverflow: 'ellipsis', whiteSpace: 'nowrap' }}>
+            {labels[r.id] ?? r.id}
+          </span>
           <progress max={1} value={r.state === 'done' ? 1 : r.state === 'waiting' || r.total === 0 ? 0 : r.done / r.total} aria-label={`${labels[r.id] ?? r.id}: ${groupStatus(r)}`} />
           <span className="muted">{groupStatus(r)}</span>
         </li>

@@ -285,8 +285,15 @@ describe('workbench: first screen, bad files, hub, keyboard', () => {
     await page.fill('[data-testid=importance-tokens]', '64');
     await page.click('[data-testid=importance-run]');
     await page.waitForSelector('[data-testid=importance-progress]', { timeout: 30_000 });
+    // The per-metric lines while it runs (a screenshot when a group is seen running in time).
+    if (await page.waitForSelector('[data-testid=metric-progress] li[data-state=running]', { timeout: 20_000 }).then(() => true, () => false)) {
+      await page.locator('[data-testid=metric-progress]').screenshot({ path: `${shots}/metric-progress.png` });
+    }
     await page.click('[data-testid=importance-cancel]');
     await page.waitForSelector('text=Cancelled: the page and the model are as they were.', { timeout: 120_000 });
+    // After the cancel no line is still running, and quant (the last group) never finished.
+    expect(await page.locator('[data-testid=metric-progress] li[data-state=running]').count()).toBe(0);
+    expect(await page.getAttribute('[data-testid=metric-progress-quant]', 'data-state')).not.toBe('done');
     expect(await page.locator('[data-testid=importance-error]').count()).toBe(0);
     await page.uncheck('[data-testid=metric-quant]');
     await page.click('[data-testid=importance-run]'); // the same page, model and engine run the next analysis
