@@ -111,7 +111,8 @@ describe('workbench: allocate, apply and compare', () => {
   const text = presetById(DEFAULT_PRESET_ID)!.text;
 
   beforeAll(async () => {
-    env = await startBrowser();
+    // The built static site (dist/ under /demo/), as a host serves it: issue 5 asks for the tests there.
+    env = await startBrowser({ site: 'dist' });
     page = await openWorkbench(env);
     await page.waitForSelector('[data-testid=model-status][data-status=ready]', { timeout: 300_000 });
     // the first screen's own jobs (NLL, importance, generation) finish first
