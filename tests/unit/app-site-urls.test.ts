@@ -20,8 +20,9 @@ describe('site root and ort wasm paths', () => {
   it('no document and no location is an error, not a guess', () => {
     expect(() => siteRoot({})).toThrow(/no document or location/);
   });
-  it('the build copies every runtime variant by default, or the ones named', () => {
-    expect(ortWasmFiles(undefined)).toHaveLength(8);
+  it('the build copies the jsep pair the page requests by default, every variant for "all", or the ones named', () => {
+    expect(ortWasmFiles('')).toEqual(['ort-wasm-simd-threaded.jsep.mjs', 'ort-wasm-simd-threaded.jsep.wasm']);
+    expect(ortWasmFiles('all')).toHaveLength(8);
     expect(ortWasmFiles('plain,jsep')).toEqual(['ort-wasm-simd-threaded.mjs', 'ort-wasm-simd-threaded.wasm', 'ort-wasm-simd-threaded.jsep.mjs', 'ort-wasm-simd-threaded.jsep.wasm']);
     expect(() => ortWasmFiles('webgl')).toThrow(/unknown variant/);
   });
