@@ -75,6 +75,7 @@ export class Engine implements EngineApi {
       this.backend = r.backend;
       this.makeBackend = r.makeBackend;
       this.gpuUnavailable = undefined;
+      this.files = files;
       return this.info();
     }
     const model = loadModelFromFiles(files, { contextLength: opts.contextLength });

@@ -46,6 +46,8 @@ describe('engine.exportOnnx', () => {
     await engine.load({ kind: 'files', files: [{ name: r.fileName, bytes: r.bytes }, files()[1]] }, { backend: 'cpu' });
     expect((await engine.info()).format).toBe('onnx');
     await expect(engine.exportOnnx({})).rejects.toThrow(/ONNX export refused: the loaded model is already an ONNX graph/);
+    // The allocation exports read the files of the model now loaded, never the previous model's.
+    expect(engine.allocationHost().sourceFiles?.map((f) => f.name)).toEqual([r.fileName, 'tok512.bin']);
     await engine.unload();
   }, 60_000);
 
