@@ -37,30 +37,7 @@ const NEG: f32 = -3.0e38;  // "minus infinity" without inf arithmetic
 var<workgroup> qs: array<f32, 256>;  // q[t, h]
 var<workgroup> ps: array<f32, 64>;   // this chunk's exp(s - m)
 var<workgroup> red: array<f32, 64>;
-
-fn wg_max(lid: u32, v: f32) -> f32 {
-  red[lid] = v;
-  workgroupBarrier();
-  for (var s = WG / 2u; s > 0u; s = s / 2u) {
-    if (lid < s) { red[lid] = max(red[lid], red[lid + s]); }
-    workgroupBarrier();
-  }
-  let r = red[0];
-  workgroupBarrier();
-  return r;
-}
-
-fn wg_sum(lid: u32, v: f32) -> f32 {
-  red[lid] = v;
-  workgroupBarrier();
-  for (var s = WG / 2u; s > 0u; s = s / 2u) {
-    if (lid < s) { red[lid] = red[lid] + red[lid + s]; }
-    workgroupBarrier();
-  }
-  let r = red[0];
-  workgroupBarrier();
-  return r;
-}
+//!include wg-reduce
 
 struct State { m: f32, l: f32, acc: array<f32, 4> }
 

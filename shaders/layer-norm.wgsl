@@ -17,18 +17,7 @@ struct Params { T: u32, C: u32, xOff: u32, ldx: u32, yOff: u32, ldy: u32, eps: f
 
 const WG: u32 = 256u;
 var<workgroup> red: array<f32, 256>;
-
-fn wg_sum(lid: u32, v: f32) -> f32 {
-  red[lid] = v;
-  workgroupBarrier();
-  for (var s = WG / 2u; s > 0u; s = s / 2u) {
-    if (lid < s) { red[lid] = red[lid] + red[lid + s]; }
-    workgroupBarrier();
-  }
-  let r = red[0];
-  workgroupBarrier();
-  return r;
-}
+//!include wg-reduce
 
 // (v - shift) - m0 rather than v - mean: the f32 mean of large values would carry their rounding.
 fn affine(v: f32, shift: f32, m0: f32, rstd: f32, c: u32) -> f32 {

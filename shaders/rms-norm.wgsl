@@ -16,16 +16,7 @@ struct Params { T: u32, C: u32, xOff: u32, ldx: u32, yOff: u32, ldy: u32, eps: f
 
 const WG: u32 = 256u;
 var<workgroup> red: array<f32, 256>;
-
-fn wg_sum(lid: u32, v: f32) -> f32 {
-  red[lid] = v;
-  workgroupBarrier();
-  for (var s = WG / 2u; s > 0u; s = s / 2u) {
-    if (lid < s) { red[lid] = red[lid] + red[lid + s]; }
-    workgroupBarrier();
-  }
-  return red[0];
-}
+//!include wg-reduce
 
 fn inv_rms(ss: f32) -> f32 {
   return 1.0 / sqrt(ss / f32(P.C) + P.eps);

@@ -15,30 +15,7 @@ struct Params { R: u32, N: u32, xOff: u32, ldx: u32, yOff: u32, ldy: u32, scale:
 
 const WG: u32 = 256u;
 var<workgroup> red: array<f32, 256>;
-
-fn wg_max(lid: u32, v: f32) -> f32 {
-  red[lid] = v;
-  workgroupBarrier();
-  for (var s = WG / 2u; s > 0u; s = s / 2u) {
-    if (lid < s) { red[lid] = max(red[lid], red[lid + s]); }
-    workgroupBarrier();
-  }
-  let r = red[0];
-  workgroupBarrier();
-  return r;
-}
-
-fn wg_sum(lid: u32, v: f32) -> f32 {
-  red[lid] = v;
-  workgroupBarrier();
-  for (var s = WG / 2u; s > 0u; s = s / 2u) {
-    if (lid < s) { red[lid] = red[lid] + red[lid + s]; }
-    workgroupBarrier();
-  }
-  let r = red[0];
-  workgroupBarrier();
-  return r;
-}
+//!include wg-reduce
 
 fn out_value(v: f32, m: f32, z: f32) -> f32 {
   if (P.log != 0u) { return (P.scale * v - m) - log(z); }
