@@ -26,7 +26,7 @@
 // Quantized (packed) weights are dequantized to f32 on upload (tensorToF32): gradients are with respect
 // to the dequantized values. Positions 0..T-1 of one sequence, no interventions.
 import type { LoadedModel } from '../core/formats/types.ts';
-import type { ModelSpec } from '../core/model/spec.ts';
+import { checkIds, type ModelSpec } from '../core/model/spec.ts';
 import { tensorToF32 } from '../core/model/weights.ts';
 import type { GpuContext } from './context.ts';
 import { encodeAdd } from './kernels/add.ts';
@@ -141,9 +141,7 @@ export class GpuGrad {
     const eps = s.norm.eps;
     const rms = s.norm.kind === 'rms';
     const swiglu = s.mlp === 'silu-gate';
-    if (T < 1) throw new Error('gradients: no tokens');
-    if (T > s.contextLength) throw new Error(`gradients: ${T} tokens exceed the context of ${s.contextLength}`);
-    for (const id of ids) if (!Number.isInteger(id) || id < 0 || id >= V) throw new Error(`token id ${id} outside the vocabulary (size ${V})`);
+    checkIds(s, ids, 0, s.contextLength, 'gradients');
     const shape = { T, H, Hkv, D, scale: 1 / Math.sqrt(D) };
     const made: GPUBuffer[] = [];
     const keep = (n: number) => {

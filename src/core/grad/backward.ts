@@ -18,7 +18,7 @@
 // with tied embeddings token_embd's gradient sums the embedding and the unembedding parts.
 
 import type { LoadedModel } from '../formats/types.ts';
-import type { ModelSpec } from '../model/spec.ts';
+import { checkIds, type ModelSpec } from '../model/spec.ts';
 import { planLayers, tapName, type Intervention } from '../model/taps.ts';
 import { tensorToF32 } from '../model/weights.ts';
 import { linearBackward, linearF64 } from './ops/linear.ts';
@@ -118,9 +118,7 @@ export class GradModel {
     const kvW = Hkv * D;
     const V = s.vocabSize;
     const scale = 1 / Math.sqrt(D);
-    if (T === 0) throw new Error('gradients: no tokens');
-    if (T > s.contextLength) throw new Error(`gradients: ${T} tokens exceed the context of ${s.contextLength}`);
-    for (const id of ids) if (!Number.isInteger(id) || id < 0 || id >= V) throw new Error(`token id ${id} outside the vocabulary (size ${V})`);
+    checkIds(s, ids, 0, s.contextLength, 'gradients');
     const plans = planLayers(s.nLayers, opts.interventions);
     const taps: Record<string, Float64Array> = {};
     const poke = (name: string, x: Float64Array) => opts.perturb?.(name, x);

@@ -48,10 +48,10 @@ export function describeSpec(s: ModelSpec): string {
   return `${s.arch} ${s.name}: ${s.nLayers} layers, d=${s.dModel}, heads=${s.nHeads}/${s.nKvHeads} (head dim ${s.headDim}), ff=${s.dFF}, vocab=${s.vocabSize}, ctx=${s.contextLength}`;
 }
 
-/** Checks a run of token ids at positions pos0.. against the vocabulary and the room left (maxT). */
-export function checkIds(spec: ModelSpec, ids: readonly number[], pos0 = 0, maxT = Infinity): void {
-  if (ids.length === 0) throw new Error('forward: no tokens to run');
-  if (pos0 + ids.length > maxT) throw new Error(`forward: ${pos0 + ids.length} positions exceed the cache/context of ${maxT}`);
+/** Checks a run of token ids at positions pos0.. against the vocabulary and the room left (maxT); `what` names the caller in the message (forward, gradients). */
+export function checkIds(spec: ModelSpec, ids: readonly number[], pos0 = 0, maxT = Infinity, what = 'forward'): void {
+  if (ids.length === 0) throw new Error(`${what}: no tokens to run`);
+  if (pos0 + ids.length > maxT) throw new Error(`${what}: ${pos0 + ids.length} positions exceed the cache/context of ${maxT}`);
   for (const id of ids) {
     if (!Number.isInteger(id) || id < 0 || id >= spec.vocabSize) throw new Error(`token id ${id} outside the vocabulary (size ${spec.vocabSize})`);
   }
